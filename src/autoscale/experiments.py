@@ -1,0 +1,207 @@
+"""Profiles, config hashing, the run store and sweeps (DESIGN.md §5).
+
+- A *profile* (``smoke``, ``cpu``, ``full``) fixes data sizes, epochs and schedule per benchmark:
+  ``smoke`` runs in seconds for nbval, ``cpu`` gives meaningful results on a 2-core CPU, ``full``
+  is the book's headline configuration on a GPU.
+- A run is identified by the hash of its config (minus the labels ``device`` and ``profile``)
+  and the package version; its record is one JSON file in the run store, written atomically, so
+  an interrupted sweep resumes without redoing or losing finished runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import qmc
+from tqdm.auto import tqdm
+
+import autoscale
+from autoscale.paths import results_root
+from autoscale.train import RunConfig, Trainer, atomic_write_json
+
+PROFILES = ("smoke", "cpu", "full")
+DEVICES = ("cpu", "cuda")
+
+# Per benchmark and profile: the RunConfig fields that differ from RunConfig's defaults.
+PROFILE_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
+    "multimnist": {
+        "smoke": {"epochs": 1, "batch_size": 64, "metrics_every": 4,
+                  "data": {"sizes": {"train": 512, "val": 256, "test": 256}}},
+        "cpu": {"epochs": 8, "batch_size": 256, "metrics_every": 20,
+                "data": {"sizes": {"train": 20_000, "val": 5_000, "test": 10_000}}},
+        "full": {"epochs": 30, "batch_size": 256, "metrics_every": 25, "scheduler": "step",
+                 "scheduler_options": {"step_size": 10, "gamma": 0.5},
+                 "data": {"sizes": {"train": None, "val": None, "test": None}}},
+    },
+}
+PROFILE_SETTINGS["multifashion"] = copy.deepcopy(PROFILE_SETTINGS["multimnist"])
+
+# Seeds and number of fixed weight sets of a linear-scalarization sweep, per profile.
+PROFILE_SEEDS: dict[str, list[int]] = {"smoke": [0], "cpu": [0, 1], "full": [0, 1, 2]}
+LS_SWEEP_SIZE: dict[str, int] = {"smoke": 3, "cpu": 9, "full": 19}
+
+
+def benchmarks() -> list[str]:
+    """Benchmarks that have profiles."""
+    return sorted(PROFILE_SETTINGS)
+
+
+def profile_config(benchmark: str, profile: str, **overrides: Any) -> RunConfig:
+    """The RunConfig of ``benchmark`` at ``profile``, with ``overrides`` applied on top."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+    if benchmark not in PROFILE_SETTINGS:
+        raise ValueError(f"no profiles for benchmark {benchmark!r}; benchmarks with profiles: {benchmarks()}")
+    fields = copy.deepcopy(PROFILE_SETTINGS[benchmark][profile])
+    fields.update(copy.deepcopy(overrides))
+    return RunConfig(benchmark=benchmark, profile=profile, **fields)
+
+
+def config_hash(config: RunConfig) -> str:
+    """Identity of a run: the config without its labels (device, profile) and the package version."""
+    identity = config.to_dict()
+    identity.pop("device")
+    identity.pop("profile")
+    payload = json.dumps({"config": identity, "version": autoscale.__version__}, sort_keys=True)
+    return hashlib.sha1(payload.encode()).hexdigest()[:16]
+
+
+class RunStore:
+    """One JSON record per run under ``<root>/<profile>/<benchmark>/<hash>.json``.
+
+    Checkpoints of unfinished runs live in ``<root>/checkpoints/`` and are removed once the record
+    is written. Only ``full`` records are meant to be committed (small JSON, no checkpoints).
+    """
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = results_root(root)
+
+    def path(self, config: RunConfig) -> Path:
+        return self.root / config.profile / config.benchmark / f"{config_hash(config)}.json"
+
+    def checkpoint_path(self, config: RunConfig) -> Path:
+        return self.root / "checkpoints" / f"{config_hash(config)}.pt"
+
+    def load(self, config: RunConfig) -> dict | None:
+        path = self.path(config)
+        if not path.is_file():
+            return None
+        with open(path) as fh:
+            return json.load(fh)
+
+    def save(self, record: dict) -> Path:
+        config = RunConfig.from_dict(record["config"])
+        path = self.path(config)
+        atomic_write_json(path, record)
+        return path
+
+
+def run(config: RunConfig, store: RunStore | None = None, force: bool = False, progress: bool = True) -> dict:
+    """The record of ``config``: from the store if present (unless ``force``), else trained now.
+
+    Training resumes from the store's checkpoint of this config if an earlier attempt was
+    interrupted.
+    """
+    store = store or RunStore()
+    if not force:
+        record = store.load(config)
+        if record is not None:
+            return record
+    checkpoint = store.checkpoint_path(config)
+    if force:
+        checkpoint.unlink(missing_ok=True)
+    record = Trainer(config, checkpoint_path=checkpoint, progress=progress).run()
+    store.save(record)
+    checkpoint.unlink(missing_ok=True)
+    return record
+
+
+def sweep(
+    configs: Sequence[RunConfig],
+    store: RunStore | None = None,
+    force: bool = False,
+    progress: bool = True,
+    desc: str = "runs",
+) -> list[dict]:
+    """Records of every config, training only those missing from the store (in order)."""
+    store = store or RunStore()
+    records = []
+    with tqdm(configs, desc=desc, disable=not progress) as bar:
+        for config in bar:
+            bar.set_postfix_str(f"{config.method} {config.method_options or ''}"[:60])
+            records.append(run(config, store, force=force, progress=False))
+    return records
+
+
+def linear_weight_grid(num_tasks: int, n: int, seed: int = 0) -> list[list[float]]:
+    """``n`` fixed weight sets summing to ``num_tasks``, spread over the simplex reproducibly.
+
+    Two tasks: evenly spaced, w_1 = 2i/(n+1), i = 1..n (the end points, which drop a task, are
+    left out). More tasks: the uniform weights first, then scrambled-Halton points mapped to the
+    simplex by sorting (a low-discrepancy cover of the simplex), floored at 5% of the uniform
+    weight so that no task is switched off, and renormalised.
+    """
+    if num_tasks < 2 or n < 1:
+        raise ValueError(f"need num_tasks >= 2 and n >= 1, got {num_tasks}, {n}")
+    if num_tasks == 2:
+        left = [2 * i / (n + 1) for i in range(1, n + 1)]
+        return [[round(a, 6), round(2 - a, 6)] for a in left]
+    sets = [[1.0] * num_tasks]
+    if n > 1:
+        points = qmc.Halton(d=num_tasks - 1, scramble=True, seed=seed).random(n - 1)
+        cuts = np.sort(points, axis=1)
+        simplex = np.diff(np.concatenate([np.zeros((n - 1, 1)), cuts, np.ones((n - 1, 1))], axis=1), axis=1)
+        simplex = np.maximum(simplex, 0.05 / num_tasks)
+        weights = num_tasks * simplex / simplex.sum(axis=1, keepdims=True)
+        sets += [[round(float(v), 6) for v in row] for row in weights]
+    return sets
+
+
+def check_parameters(**params: Any) -> None:
+    """Validate notebook parameters early, with errors that say what is expected.
+
+    Known names: ``profile`` (one of PROFILES), ``device`` ("cpu" or "cuda"), ``seeds`` (list of
+    ints), ``force`` (bool), and any ``n_*`` count (positive int).
+    """
+    for name, value in params.items():
+        if name == "profile":
+            if not isinstance(value, str) or value not in PROFILES:
+                raise ValueError(f"parameter profile={value!r}: expected one of {', '.join(PROFILES)}")
+        elif name == "device":
+            if not isinstance(value, str) or value.split(":")[0] not in DEVICES:
+                raise ValueError(f"parameter device={value!r}: expected 'cpu' or 'cuda'")
+        elif name == "seeds":
+            if not isinstance(value, list | tuple) or not value or not all(isinstance(s, int) for s in value):
+                raise TypeError(f"parameter seeds={value!r}: expected a non-empty list of integers, e.g. [0, 1, 2]")
+        elif name == "force":
+            if not isinstance(value, bool):
+                raise TypeError(f"parameter force={value!r}: expected True or False")
+        elif name.startswith("n_"):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise TypeError(f"parameter {name}={value!r}: expected a positive integer")
+        else:
+            raise ValueError(f"unknown notebook parameter {name!r}")
+
+
+def provenance(records: Iterable[dict]) -> dict[str, str]:
+    """Profile, device, seeds and commit of a set of run records, for the page's provenance line."""
+    records = list(records)
+    if not records:
+        return {"profile": "-", "device": "-", "seeds": "-", "commit": "-", "runs": "0"}
+
+    def distinct(values: Iterable[Any]) -> str:
+        return ", ".join(str(v) for v in sorted(set(values), key=str))
+
+    return {
+        "profile": distinct(r["config"]["profile"] for r in records),
+        "device": distinct(r["device"] for r in records),
+        "seeds": distinct(r["config"]["seed"] for r in records),
+        "commit": distinct(r["git_commit"] for r in records),
+        "runs": str(len(records)),
+    }

@@ -1,0 +1,105 @@
+"""The interface every weighting method implements.
+
+Every method of this package is a *weighting* (DESIGN.md §4, "Gramian-first training step"): at
+each step it maps the K task losses, and where it needs them the task-gradient Gramian
+G_ij = g_i · g_j over the shared parameters, to task weights w (K,). One backward pass of
+``objective(losses, w)`` (``sum_i w_i L_i`` for all but uncertainty weighting) then gives the
+update. Methods that manipulate gradients (PCGrad, IMTL-G, MGDA, CAGrad, Aligned-MTL, Nash-MTL)
+return a combination of task gradients, so they too are weightings of the losses.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from torch import Tensor
+
+GramianSource = Literal["shared", "representation"]
+
+
+class Weighting:
+    """Base class: subclasses implement :meth:`weights` and set the capability flags.
+
+    Capability flags read by the trainer (and by users writing their own loop):
+
+    - ``needs_gramian``: compute the Gramian this step and pass it to :meth:`weights`; otherwise
+      ``None`` may be passed. It may change during training (AutoScale switches it off).
+    - ``gramian_source``: ``"shared"`` for gradients w.r.t. the shared parameters, or
+      ``"representation"`` for gradients w.r.t. the shared representation (MGDA-UB).
+    - ``needs_post_step_losses``: call :meth:`post_step` with the losses of the same batch
+      recomputed after the optimiser step (FAMO).
+    """
+
+    needs_gramian: bool = False
+    gramian_source: GramianSource = "shared"
+    needs_post_step_losses: bool = False
+
+    def __init__(self, num_tasks: int) -> None:
+        if not isinstance(num_tasks, int) or num_tasks < 1:
+            raise ValueError(f"num_tasks must be a positive integer, got {num_tasks!r}")
+        self.num_tasks = num_tasks
+
+    def weights(self, losses: Tensor, gramian: Tensor | None) -> Tensor:
+        """Task weights (K,) for this step; detached unless the method learns them by backprop."""
+        raise NotImplementedError
+
+    def objective(self, losses: Tensor, weights: Tensor) -> Tensor:
+        """The scalar to back-propagate: ``sum_i w_i L_i`` (overridden by methods with extra terms)."""
+        return (weights * losses).sum()
+
+    def parameters(self) -> list[Tensor]:
+        """Learnable tensors the model's optimiser must also update (e.g. UW's log-variances)."""
+        return []
+
+    def post_step(self, losses_after: Tensor) -> None:
+        """Losses of the same batch after the optimiser step (only if ``needs_post_step_losses``)."""
+
+    def epoch_end(self, mean_losses: Tensor) -> None:
+        """Mean training losses (K,) of the epoch that just ended (DWA uses these)."""
+
+    def record(self) -> dict[str, Any]:
+        """JSON-serialisable information for the run record (e.g. AutoScale's window weights)."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume this method exactly from a checkpoint."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+    def check_inputs(self, losses: Tensor, gramian: Tensor | None) -> None:
+        """Raise a ValueError naming the task if losses or Gramian are malformed or not finite.
+
+        Called by the trainer before the optimiser step so that nothing is corrupted.
+        """
+        check_step_inputs(self.num_tasks, losses, gramian, needs_gramian=self.needs_gramian)
+
+
+def check_step_inputs(
+    num_tasks: int,
+    losses: Tensor,
+    gramian: Tensor | None,
+    *,
+    needs_gramian: bool,
+    task_names: list[str] | None = None,
+) -> None:
+    """Validate one step's losses (K,) and Gramian (K, K); errors name the offending task."""
+    names = task_names or [f"task {i}" for i in range(num_tasks)]
+    if losses.shape != (num_tasks,):
+        raise ValueError(f"expected {num_tasks} task losses of shape ({num_tasks},), got shape {tuple(losses.shape)}")
+    bad = ~torch.isfinite(losses.detach())
+    if bad.any():
+        which = ", ".join(f"{names[i]} (loss = {losses[i].item()})" for i in bad.nonzero().flatten().tolist())
+        raise ValueError(f"non-finite loss for {which}; stopping before the optimiser step")
+    if gramian is None:
+        if needs_gramian:
+            raise ValueError("this method needs the task-gradient Gramian but got None")
+        return
+    if gramian.shape != (num_tasks, num_tasks):
+        raise ValueError(f"expected a ({num_tasks}, {num_tasks}) Gramian, got shape {tuple(gramian.shape)}")
+    bad_rows = (~torch.isfinite(gramian.detach())).any(dim=1)
+    if bad_rows.any():
+        which = ", ".join(names[i] for i in bad_rows.nonzero().flatten().tolist())
+        raise ValueError(f"non-finite gradient (Gramian row) for {which}; stopping before the optimiser step")

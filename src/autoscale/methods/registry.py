@@ -1,0 +1,47 @@
+"""Name → class registry of weighting methods (``build_method``, ``available_methods``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from autoscale.methods.base import Weighting
+
+_REGISTRY: dict[str, type[Weighting]] = {}
+
+W = TypeVar("W", bound=type[Weighting])
+
+
+def register(name: str) -> Callable[[W], W]:
+    """Class decorator adding a method to the registry under ``name``."""
+
+    def decorate(cls: W) -> W:
+        if name in _REGISTRY:
+            raise ValueError(f"method {name!r} is registered twice")
+        _REGISTRY[name] = cls
+        cls.name = name
+        return cls
+
+    return decorate
+
+
+def available_methods() -> list[str]:
+    """Names accepted by :func:`build_method`, sorted."""
+    return sorted(_REGISTRY)
+
+
+def method_class(name: str) -> type[Weighting]:
+    """The class registered under ``name``; unknown names raise a ValueError listing the valid ones."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown method {name!r}; available methods: {', '.join(available_methods())}") from None
+
+
+def build_method(name: str, num_tasks: int, **options: Any) -> Weighting:
+    """Instantiate method ``name`` for ``num_tasks`` tasks with its options (see each class)."""
+    cls = method_class(name)
+    try:
+        return cls(num_tasks=num_tasks, **options)
+    except TypeError as err:
+        raise TypeError(f"bad options for method {name!r}: {err}") from err

@@ -1,0 +1,36 @@
+"""Fixed-weight linear scalarization: ``unitary`` (all ones) and ``linear`` (given weights)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from autoscale.methods.base import Weighting
+from autoscale.methods.registry import register
+
+
+@register("linear")
+class LinearScalarization(Weighting):
+    """Linear scalarization: minimise sum_i w_i L_i with fixed weights w (any positive scale)."""
+
+    def __init__(self, num_tasks: int, weights: Sequence[float]) -> None:
+        super().__init__(num_tasks)
+        w = torch.as_tensor(list(weights), dtype=torch.float32)
+        if w.shape != (num_tasks,):
+            raise ValueError(f"linear scalarization needs {num_tasks} weights, got {len(w)}: {list(weights)}")
+        if not torch.isfinite(w).all() or (w < 0).any():
+            raise ValueError(f"weights must be finite and non-negative, got {list(weights)}")
+        self.fixed = w
+
+    def weights(self, losses: Tensor, gramian: Tensor | None) -> Tensor:
+        return self.fixed.to(device=losses.device, dtype=losses.dtype)
+
+
+@register("unitary")
+class Unitary(LinearScalarization):
+    """Equal weighting, w_i = 1 for every task (the 'unitary' baseline of Kurin et al. 2022)."""
+
+    def __init__(self, num_tasks: int) -> None:
+        super().__init__(num_tasks, [1.0] * num_tasks)

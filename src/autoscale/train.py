@@ -1,0 +1,417 @@
+"""The trainer: one run from a :class:`RunConfig` to a JSON-serialisable run record.
+
+One training step (DESIGN.md §4, "Gramian-first training step"):
+
+1. forward the shared encoder, then every task head; stack the K task losses;
+2. if the method needs it, the K x K Gramian of the task gradients (w.r.t. the shared parameters,
+   or the shared representation for MGDA-UB);
+3. the method's weights w; one backward pass of ``method.objective(losses, w)`` (= Σ w_i L_i);
+4. the optimiser step (after optional gradient clipping), then ``method.post_step`` (FAMO).
+
+Every ``metrics_every`` steps the trainer also computes the Gramian (if the method did not) and
+logs the MTO metrics of :func:`autoscale.metrics.summarize_step`, for fixed-weight runs too. That
+extra work is timed separately, so ``step_time_s`` is the cost of the method alone.
+
+Runs resume from a checkpoint written atomically at the end of every epoch; data order, dropout
+and method randomness are seeded per epoch, so a resumed run gives the same record as an
+uninterrupted one (on CPU; cuDNN kernels on GPU are not bitwise deterministic).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import os
+import platform
+import random
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+import autoscale
+from autoscale.data import build_dataset
+from autoscale.methods import Weighting, build_method, method_class
+from autoscale.methods.base import check_step_inputs
+from autoscale.models import MultiTaskModel, build_model
+from autoscale.tasks import Task, build_tasks, stack_losses
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULERS = ("none", "step", "cosine")
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class RunConfig:
+    """Everything that determines a run. ``device`` and ``profile`` are labels, not part of the
+    run's identity (see :func:`autoscale.experiments.config_hash`)."""
+
+    benchmark: str = "multimnist"
+    method: str = "unitary"
+    method_options: dict[str, Any] = field(default_factory=dict)
+    tasks: list[str] | None = None
+    seed: int = 0
+    epochs: int = 10
+    batch_size: int = 256
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    scheduler: str = "none"
+    scheduler_options: dict[str, Any] = field(default_factory=dict)
+    max_grad_norm: float | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    metrics_every: int = 0
+    eval_batch_size: int = 512
+    device: str = "cpu"
+    profile: str = "custom"
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler {self.scheduler!r}; valid: {', '.join(SCHEDULERS)}")
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.metrics_every < 0:
+            raise ValueError(f"metrics_every must be >= 0 (0 = never), got {self.metrics_every}")
+        method_class(self.method)  # unknown names fail here, listing the valid ones
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown config key(s) {unknown}; valid keys: {sorted(known)}")
+        return cls(**d)
+
+
+class TrainingDiverged(RuntimeError):
+    """A task loss or gradient became non-finite; the last checkpoint is kept."""
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def git_commit() -> str:
+    """The checkout's commit (with ``-dirty`` if it has local changes), or ``unknown``."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but no CUDA GPU is available; use device='cpu'")
+    return torch.device(name)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Write JSON via a temporary file and rename, so readers never see a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(obj, fh, indent=1, allow_nan=True)
+    os.replace(tmp, path)
+
+
+def _atomic_torch_save(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _build_method(config: RunConfig, num_tasks: int, total_steps: int) -> Weighting:
+    options = dict(config.method_options)
+    accepted = inspect.signature(method_class(config.method).__init__).parameters
+    # Methods that need the run's length (AutoScale) or a seed (RLW, PCGrad) get them from the
+    # run unless the config sets them explicitly.
+    if "total_steps" in accepted:
+        options.setdefault("total_steps", total_steps)
+    if "seed" in accepted:
+        options.setdefault("seed", config.seed)
+    return build_method(config.method, num_tasks=num_tasks, **options)
+
+
+def _optimizer(config: RunConfig, params: list[Tensor]) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+def _scheduler(config: RunConfig, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """Epoch-level schedule: ``step`` (step_size, gamma) or ``cosine`` (to 0 over the run)."""
+    opts = dict(config.scheduler_options)
+    if config.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=opts.get("step_size", 10), gamma=opts.get("gamma", 0.5))
+    if config.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
+    return None
+
+
+def _to_device(batch: tuple[Tensor, dict[str, Tensor]], device: torch.device) -> tuple[Tensor, dict[str, Tensor]]:
+    x, targets = batch
+    return x.to(device, non_blocking=True), {k: v.to(device, non_blocking=True) for k, v in targets.items()}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@torch.no_grad()
+def evaluate_split(model: MultiTaskModel, tasks: list[Task], loader: DataLoader, device: torch.device) -> dict:
+    """Per-task metrics accumulated over a whole split: {task: {metric: value}}."""
+    model.eval()
+    meters = {t.name: t.meter() for t in tasks}
+    for batch in loader:
+        x, targets = _to_device(batch, device)
+        outputs = model(x)
+        for t in tasks:
+            meters[t.name].update(outputs[t.name], targets[t.name])
+    model.train()
+    return {name: meter.compute() for name, meter in meters.items()}
+
+
+class Trainer:
+    """Builds data, model, tasks and method from a config and trains it (see module docstring)."""
+
+    def __init__(self, config: RunConfig, checkpoint_path: Path | None = None, progress: bool = True) -> None:
+        self.config = config
+        self.checkpoint_path = checkpoint_path
+        self.progress = progress
+        self.device = resolve_device(config.device)
+        self.tasks = build_tasks(config.benchmark, config.tasks)
+        self.task_names = [t.name for t in self.tasks]
+        self.datasets = {split: self._dataset(split) for split in SPLITS}
+        seed_everything(config.seed)
+        self.model = build_model(config.benchmark, self.task_names, **config.model).to(self.device)
+        self.steps_per_epoch = -(-len(self.datasets["train"]) // config.batch_size)
+        self.total_steps = self.steps_per_epoch * config.epochs
+        self.method = _build_method(config, len(self.tasks), self.total_steps)
+        for p in self.method.parameters():
+            p.data = p.data.to(self.device)
+        self.optimizer = _optimizer(config, [*self.model.parameters(), *self.method.parameters()])
+        self.scheduler = _scheduler(config, self.optimizer)
+        self.max_grad_norm = config.max_grad_norm if config.max_grad_norm is not None else getattr(
+            self.method, "max_norm", None
+        )
+
+    def _dataset(self, split: str):
+        options = dict(self.config.data)
+        sizes = options.pop("sizes", {})
+        if sizes.get(split) is not None:
+            options["size"] = sizes[split]
+        return build_dataset(self.config.benchmark, split, **options)
+
+    def _loader(self, split: str, epoch: int = 0) -> DataLoader:
+        if split == "train":
+            generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
+            return DataLoader(self.datasets[split], batch_size=self.config.batch_size, shuffle=True,
+                              generator=generator, drop_last=False)
+        return DataLoader(self.datasets[split], batch_size=self.config.eval_batch_size, shuffle=False)
+
+    # -- one step -------------------------------------------------------------------------------
+
+    def _gramian(self, losses: Tensor, representation: Tensor, source: str) -> Tensor:
+        from autoscale.gramian import compute_gramian
+
+        inputs = [representation] if source == "representation" else self.model.shared_parameters()
+        return compute_gramian(losses, inputs, retain_graph=True)
+
+    def _step(self, batch, step: int, state: dict) -> None:
+        x, targets = _to_device(batch, self.device)
+        method, device = self.method, self.device
+        log_metrics = self.config.metrics_every > 0 and step % self.config.metrics_every == 0
+        _sync(device)
+        start = time.perf_counter()
+        representation = self.model.encoder(x)
+        losses = stack_losses(self.tasks, self.model.decode(representation), targets)
+        gramian = self._gramian(losses, representation, method.gramian_source) if method.needs_gramian else None
+        try:
+            check_step_inputs(len(self.tasks), losses, gramian, needs_gramian=method.needs_gramian,
+                              task_names=self.task_names)
+        except ValueError as err:
+            raise TrainingDiverged(self._diverged_message(step, err)) from err
+        weights = method.weights(losses.detach(), gramian)
+        metric_seconds = 0.0
+        if log_metrics:
+            _sync(device)
+            t_metric = time.perf_counter()
+            shared_gramian = gramian if gramian is not None and method.gramian_source == "shared" else None
+            if shared_gramian is None:
+                shared_gramian = self._gramian(losses, representation, "shared")
+            self._log_metrics(state, step, shared_gramian.detach(), losses.detach(), weights.detach())
+            _sync(device)
+            metric_seconds = time.perf_counter() - t_metric
+        self.optimizer.zero_grad(set_to_none=True)
+        method.objective(losses, weights).backward()
+        if self.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self.model.shared_parameters(), self.max_grad_norm)
+        self.optimizer.step()
+        if method.needs_post_step_losses:
+            with torch.no_grad():
+                method.post_step(stack_losses(self.tasks, self.model(x), targets))
+        _sync(device)
+        state["step_time_s"].append(time.perf_counter() - start - metric_seconds)
+        state["step_loss"].append(losses.detach().cpu().tolist())
+        state["step_weights"].append(weights.detach().float().cpu().tolist())
+
+    def _log_metrics(self, state: dict, step: int, gramian: Tensor, losses: Tensor, weights: Tensor) -> None:
+        from autoscale.metrics import summarize_step
+
+        if state["initial_loss"] is None:
+            state["initial_loss"] = losses.cpu().tolist()
+        l0 = torch.tensor(state["initial_loss"], dtype=losses.dtype, device=losses.device)
+        summary = summarize_step(gramian, losses, l0, weights)
+        traj = state["metrics"]
+        traj.setdefault("step", []).append(step)
+        for key, value in summary.items():
+            traj.setdefault(key, []).append(value)
+
+    def _diverged_message(self, step: int, err: Exception) -> str:
+        kept = f"the last checkpoint is kept at {self.checkpoint_path}" if self.checkpoint_path else "no checkpoint"
+        return f"training stopped at step {step} of {self.config.method} on {self.config.benchmark}: {err}; {kept}"
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def _save_checkpoint(self, state: dict) -> None:
+        if self.checkpoint_path is None:
+            return
+        _atomic_torch_save(self.checkpoint_path, {
+            "config": self.config.to_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "method": self.method.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "state": state,
+        })
+
+    def _load_checkpoint(self) -> dict | None:
+        if self.checkpoint_path is None or not self.checkpoint_path.is_file():
+            return None
+        ckpt = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        if ckpt["config"] != self.config.to_dict():
+            raise ValueError(f"checkpoint {self.checkpoint_path} belongs to a different config; delete it to retrain")
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.scheduler:
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.method.load_state_dict(ckpt["method"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        if ckpt["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
+        return ckpt["state"]
+
+    # -- the run --------------------------------------------------------------------------------
+
+    def run(self, stop_after_epochs: int | None = None,
+            on_epoch: Callable[[dict], None] | None = None) -> dict:
+        """Train (resuming from the checkpoint if one exists) and return the run record.
+
+        ``stop_after_epochs`` ends the call early after that many epochs of this call (the
+        checkpoint lets a later call continue); the returned record is then incomplete.
+        """
+        state = self._load_checkpoint() or {
+            "epoch": 0, "step": 0, "epochs": [], "step_loss": [], "step_weights": [], "step_time_s": [],
+            "metrics": {}, "initial_loss": None, "train_seconds": 0.0,
+        }
+        bar = tqdm(total=self.total_steps, initial=state["step"], disable=not self.progress,
+                   desc=f"{self.config.method} on {self.config.benchmark}", leave=False)
+        epochs_this_call = 0
+        while state["epoch"] < self.config.epochs:
+            epoch = state["epoch"]
+            torch.manual_seed(self.config.seed * 7919 + epoch)
+            started = time.perf_counter()
+            first = len(state["step_loss"])
+            for batch in self._loader("train", epoch):
+                self._step(batch, state["step"], state)
+                state["step"] += 1
+                bar.update(1)
+            mean_loss = np.mean(state["step_loss"][first:], axis=0)
+            self.method.epoch_end(torch.as_tensor(mean_loss, dtype=torch.float32))
+            if self.scheduler:
+                self.scheduler.step()
+            state["train_seconds"] += time.perf_counter() - started
+            state["epochs"].append({
+                "epoch": epoch + 1,
+                "step": state["step"],
+                "train_loss": dict(zip(self.task_names, mean_loss.tolist(), strict=True)),
+                "val": evaluate_split(self.model, self.tasks, self._loader("val"), self.device),
+                "test": evaluate_split(self.model, self.tasks, self._loader("test"), self.device),
+            })
+            state["epoch"] += 1
+            self._save_checkpoint(state)
+            if on_epoch:
+                on_epoch(state["epochs"][-1])
+            epochs_this_call += 1
+            if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs:
+                break
+        bar.close()
+        return self._record(state)
+
+    def _record(self, state: dict) -> dict:
+        times = np.asarray(state["step_time_s"])
+        steady = times[min(len(times) // 10, 20):] if len(times) else times
+        return {
+            "config": self.config.to_dict(),
+            "version": autoscale.__version__,
+            "git_commit": git_commit(),
+            "device": describe_device(self.device),
+            "torch_version": torch.__version__,
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "complete": state["epoch"] >= self.config.epochs,
+            "tasks": {t.name: {"primary": t.primary, "higher_is_better": t.higher_is_better} for t in self.tasks},
+            "num_train_samples": len(self.datasets["train"]),
+            "steps_per_epoch": self.steps_per_epoch,
+            "total_steps": self.total_steps,
+            "train_seconds": state["train_seconds"],
+            "median_step_time_s": float(np.median(steady)) if len(steady) else None,
+            "epochs": state["epochs"],
+            "final": state["epochs"][-1] if state["epochs"] else None,
+            "steps": {"loss": state["step_loss"], "weights": state["step_weights"], "time_s": state["step_time_s"]},
+            "metrics": state["metrics"],
+            "method": self.method.record(),
+        }
+
+
+def train(config: RunConfig, checkpoint_path: Path | None = None, progress: bool = True) -> dict:
+    """Train one run and return its record (resuming from ``checkpoint_path`` if it exists)."""
+    return Trainer(config, checkpoint_path=checkpoint_path, progress=progress).run()
