@@ -17,7 +17,6 @@ export AUTOSCALE_DATA_ROOT := $(DATA_ROOT)
 export AUTOSCALE_RESULTS_ROOT := $(RESULTS_ROOT)
 # One BLAS thread per core keeps CPU timings stable on the 2-core reference machine.
 export OMP_NUM_THREADS ?= 2
-export MPLBACKEND := Agg
 
 .PHONY: book test setup data lint clean clean-book
 

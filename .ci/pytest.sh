@@ -6,7 +6,6 @@ cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export AUTOSCALE_RESULTS_ROOT="$tmp/results"
-export MPLBACKEND=Agg
 .venv/bin/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider "$@"
 status=$?
 if [ "$status" -eq 5 ]; then

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from scipy.stats import qmc
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 import autoscale
 from autoscale.paths import results_root

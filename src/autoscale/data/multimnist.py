@@ -14,6 +14,7 @@ images; partners are drawn within the same split. Built arrays are cached as ``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -74,10 +75,15 @@ def _cache_path(root: Path, variant: str, split: str, val_size: int, seed: int, 
     return root / "multimnist" / f"{variant}-{split}-{tag}.npz"
 
 
+@functools.lru_cache(maxsize=8)
 def load_split(
     root: Path, split: str, variant: str = "multimnist", val_size: int = 10_000, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cached images and labels of ``split``; built (about a second) and cached on first use."""
+    """Cached images and labels of ``split``; built (a few seconds) and cached on first use.
+
+    Kept in memory too: a sweep builds many datasets in one process, and decompressing the cache
+    every time would cost more than a smoke-profile run.
+    """
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; valid: {', '.join(VARIANTS)}")
     source = find_source(VARIANTS[variant], root)
@@ -90,7 +96,7 @@ def load_split(
     # Write-then-rename so that an interrupted build never leaves a truncated cache behind.
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
     with os.fdopen(fd, "wb") as fh:
-        np.savez_compressed(fh, images=images, labels=labels)
+        np.savez(fh, images=images, labels=labels)
     os.replace(tmp, path)
     return images, labels
 
