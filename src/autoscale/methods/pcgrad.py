@@ -1,0 +1,53 @@
+"""PCGrad (Yu et al., "Gradient surgery for multi-task learning", NeurIPS 2020)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from autoscale.methods._common import GramianWeighting, seeded_generator
+from autoscale.methods.registry import register
+
+
+@register("pcgrad")
+class PCGrad(GramianWeighting):
+    """PCGrad as task weights: the projected gradients are tracked as combinations of the g_j.
+
+    For each task i, g_i^PC starts at g_i; for each other task j in a random order, if
+    g_i^PC · g_j < 0 then g_i^PC <- g_i^PC - (g_i^PC · g_j / |g_j|^2) g_j (the already-projected g_i
+    against the *original* g_j, as in the official code). Writing g_i^PC = sum_j c_ij g_j, the
+    test and the update only need G: g_i^PC · g_j = (G c_i)_j. The update is the sum
+    sum_i g_i^PC (official reduction), so the weights are w = sum_i c_i (all 1 when nothing conflicts).
+
+    Task order: the paper's Algorithm 1 visits the other tasks in a random order for each i, as do
+    LibMTL, Pytorch-PCGrad (used by Nash-MTL) and torchjd's ``PCGradWeighting`` (same algorithm as
+    here). torchjd draws the permutations from the global RNG; this class owns a ``torch.Generator``
+    (option ``seed``), saved in :meth:`state_dict`, so runs are reproducible and resume identically.
+    """
+
+    def __init__(self, num_tasks: int, seed: int | None = None) -> None:
+        super().__init__(num_tasks)
+        self.generator = seeded_generator(seed)
+
+    def from_gramian(self, losses: Tensor, gramian: Tensor | None) -> Tensor:
+        k = self.num_tasks
+        total = torch.zeros(k, dtype=torch.float64)
+        for i in range(k):
+            coefficients = torch.zeros(k, dtype=torch.float64)
+            coefficients[i] = 1.0
+            for j in torch.randperm(k, generator=self.generator).tolist():
+                if j == i:
+                    continue
+                inner = float(gramian[j] @ coefficients)
+                if inner < 0.0:  # implies G_jj > 0
+                    coefficients[j] -= inner / float(gramian[j, j])
+            total += coefficients
+        return total
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
