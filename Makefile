@@ -9,7 +9,8 @@ DEVICE   ?= cpu
 DATA_ROOT ?= $(CURDIR)/data
 RESULTS_ROOT ?= $(CURDIR)/results
 STAMP    := $(VENV)/.installed
-DATA_STAMP := $(DATA_ROOT)/.prepared
+# One stamp per profile; re-rendered when the renderer changes (scene i is a function of its code).
+DATA_STAMP = $(DATA_ROOT)/.prepared-$(1)
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 EXECUTED := $(patsubst notebooks/%,book/notebooks/%,$(NOTEBOOKS))
 
@@ -31,14 +32,14 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
 
-data: $(DATA_STAMP)
+data: $(call DATA_STAMP,$(PROFILE))
 
-$(DATA_STAMP): $(STAMP)
+$(DATA_ROOT)/.prepared-%: $(STAMP) src/autoscale/data/scenes.py src/autoscale/data/scene_datasets.py
 	bash data_scripts/install_system_packages.sh
-	$(PY) data_scripts/prepare_data.py --root $(DATA_ROOT)
-	@touch $(DATA_STAMP)
+	$(PY) data_scripts/prepare_data.py --root $(DATA_ROOT) --profile $*
+	@touch $@
 
-book: $(DATA_STAMP)
+book: $(call DATA_STAMP,$(PROFILE))
 	@mkdir -p book/notebooks
 	@for nb in $(NOTEBOOKS); do \
 	  out=book/notebooks/$$(basename $$nb); \
@@ -48,7 +49,7 @@ book: $(DATA_STAMP)
 	$(VENV)/bin/jupyter-book build . --config _config.yml --toc book/_toc.yml -W --keep-going
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
-test: $(DATA_STAMP)
+test: $(call DATA_STAMP,smoke)
 	$(VENV)/bin/ruff check src tests data_scripts
 	bash .ci/pytest.sh
 

@@ -1,6 +1,8 @@
 """Datasets of the benchmarks; ``build_dataset(benchmark, split, root=None, **options)``.
 
-Every dataset yields ``(input tensor, {task name: target tensor})``.
+Every dataset yields ``(input tensor, {task name: target tensor})``. Dense benchmarks (scenes-indoor,
+scenes-street, nyuv2, cityscapes, cityscapes3) yield an image (3,H,W) float32 in [0, 1] and the targets
+described in :mod:`autoscale.data.mtan`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,41 @@ def _multifashion(root, split: str, **options: Any) -> Dataset:
     from autoscale.data.multimnist import MultiDigitDataset
 
     return MultiDigitDataset(root, split, variant="multifashion", **options)
+
+
+@DATASETS.register("scenes-indoor")
+def _scenes_indoor(root, split: str, **options: Any) -> Dataset:
+    from autoscale.data.scene_datasets import build_scenes
+
+    return build_scenes(root, "indoor", split, **options)
+
+
+@DATASETS.register("scenes-street")
+def _scenes_street(root, split: str, **options: Any) -> Dataset:
+    from autoscale.data.scene_datasets import build_scenes
+
+    return build_scenes(root, "street", split, **options)
+
+
+@DATASETS.register("nyuv2")
+def _nyuv2(root, split: str, **options: Any) -> Dataset:
+    from autoscale.data.nyuv2 import build_nyuv2
+
+    return build_nyuv2(root, split, **options)
+
+
+@DATASETS.register("cityscapes")
+def _cityscapes(root, split: str, **options: Any) -> Dataset:
+    from autoscale.data.cityscapes import build_cityscapes
+
+    return build_cityscapes(root, split, **options)
+
+
+@DATASETS.register("cityscapes3")
+def _cityscapes3(root, split: str, **options: Any) -> Dataset:
+    from autoscale.data.cityscapes import build_cityscapes3
+
+    return build_cityscapes3(root, split, **options)
 
 
 def build_dataset(benchmark: str, split: str, root: str | None = None, **options: Any) -> Dataset:

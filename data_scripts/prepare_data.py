@@ -1,0 +1,80 @@
+"""Prepare the offline data under a data root: MultiMNIST and the procedural scenes.
+
+MultiMNIST's three splits are built with their defaults (autoscale.data.multimnist.load_split). The
+scenes (indoor and street, train/val/test, seed 0) are rendered at the sizes of each requested
+profile (autoscale.data.scene_datasets.SCENE_SIZES); rendering is incremental, so re-running, or
+asking for a bigger profile later, only renders what is missing. Real NYUv2 / CityScapes are not
+offline: see download_nyuv2.py and download_cityscapes.py.
+
+The smoke profile is always prepared; --profile adds others (the Makefile passes its PROFILE).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from autoscale.data.multimnist import SPLITS, load_split
+from autoscale.data.scene_datasets import SCENE_SIZES, TASKS, ensure_scenes
+
+
+def profiles(requested: list[str] | None) -> list[str]:
+    """smoke, then the requested profiles, in SCENE_SIZES order, without repeats."""
+    wanted = {"smoke", *(requested or ())}
+    unknown = wanted - set(SCENE_SIZES)
+    if unknown:
+        raise SystemExit(f"unknown profile(s) {sorted(unknown)}; valid: {', '.join(SCENE_SIZES)}")
+    return [p for p in SCENE_SIZES if p in wanted]
+
+
+def prepare_multimnist(root: Path) -> None:
+    start = time.perf_counter()
+    for split in SPLITS:
+        images, _ = load_split(root, split)
+        print(f"multimnist {split}: {len(images)} images")
+    print(f"multimnist ready in {time.perf_counter() - start:.1f} s")
+
+
+def prepare_scenes(root: Path, profile: str, workers: int) -> None:
+    sizes = SCENE_SIZES[profile]
+    for kind in TASKS:
+        start = time.perf_counter()
+        for split in ("train", "val", "test"):
+            ensure_scenes(root, kind, split, sizes[split], sizes["height"], sizes["width"], seed=0, workers=workers)
+        counts = "/".join(str(sizes[s]) for s in ("train", "val", "test"))
+        print(
+            f"scenes-{kind} [{profile}] {sizes['height']}x{sizes['width']}, train/val/test {counts}: "
+            f"ready in {time.perf_counter() - start:.1f} s"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, required=True, help="data root (the Makefile's DATA_ROOT)")
+    parser.add_argument(
+        "--profile", action="append", choices=list(SCENE_SIZES), help="scene sizes to render (repeatable; smoke always)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=min(os.cpu_count() or 1, 8), help="rendering processes (default: cores, max 8)"
+    )
+    parser.add_argument("--skip-multimnist", action="store_true", help="only render the scenes")
+    args = parser.parse_args(argv)
+    root = args.root.expanduser().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    status = 0
+    if not args.skip_multimnist:
+        try:
+            prepare_multimnist(root)
+        except FileNotFoundError as err:  # the message says how to get MNIST; the scenes need nothing
+            print(f"error: {err}", file=sys.stderr)
+            status = 1
+    for profile in profiles(args.profile):
+        prepare_scenes(root, profile, args.workers)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
