@@ -1,0 +1,170 @@
+"""The metric study of the paper's Sec. 3 (Figs. 2 and 3): do good fixed weights show a signature
+in MTO metrics during training?
+
+For every linear-scalarization run the trainer logs :func:`autoscale.metrics.summarize_step`
+every ``metrics_every`` steps. Here those trajectories are averaged over the run, per weight set
+(and over seeds), and related to the weight set's Δm by Spearman's rank correlation with a
+bootstrap interval over weight sets. The paper's claims (Sec. 3.2; DESIGN.md §1 item 1): good
+weights (low Δm) have high gradient magnitude similarity, a low condition number, and a small
+spread of relative loss scale and of inverse training rate; cosine similarity does not depend on
+the weights, and the loss descending rate is uninformative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import spearmanr
+
+from autoscale.evaluate import delta_m, directions, primary_metrics
+from autoscale.metrics import loss_descending_rate, windowed_mean
+
+
+@dataclass(frozen=True)
+class StudyMetric:
+    """A metric of the study: its trajectory key, label, and the sign of the paper's claimed
+    Spearman correlation with Δm (-1: higher metric ↔ better, +1: lower ↔ better, 0: no relation)."""
+
+    key: str
+    label: str
+    claim: int
+
+
+STUDY_METRICS = (
+    StudyMetric("gms", "gradient magnitude similarity", -1),
+    StudyMetric("cos", "gradient cosine similarity", 0),
+    StudyMetric("cond", "condition number", +1),
+    StudyMetric("itr_std", "std of relative inverse training rate", +1),
+    StudyMetric("ldr", "loss descending rate", 0),
+    StudyMetric("rls_std", "std of relative loss scale", +1),
+)
+CLAIM_TEXT = {-1: "higher is better", +1: "lower is better", 0: "no relation"}
+
+
+def loss_descending_trajectory(record: dict, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over tasks of the loss descending rate between consecutive windows of ``window``
+    steps of the (weighted) training losses w_i L_i, and each window's end step."""
+    losses = torch.tensor(record["steps"]["loss"], dtype=torch.float64)
+    weights = torch.tensor(record["steps"]["weights"], dtype=torch.float64)
+    means = windowed_mean(losses * weights, window)
+    if len(means) < 2:
+        return np.zeros(0), np.zeros(0)
+    rate = loss_descending_rate(means[:-1], means[1:]).mean(dim=-1).numpy()
+    steps = np.arange(2, len(means) + 1) * window
+    return rate, steps
+
+
+def trajectory(record: dict, key: str, window: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of one study metric over a run; ``ldr`` comes from the step losses."""
+    if key == "ldr":
+        window = window or max(record["config"]["metrics_every"], 1) * 5
+        values, steps = loss_descending_trajectory(record, window)
+        return steps, values
+    logged = record["metrics"]
+    if key not in logged:
+        every = record["config"]["metrics_every"]
+        raise KeyError(f"metric {key!r} was not logged in this run (metrics_every = {every})")
+    return np.asarray(logged["step"]), np.asarray(logged[key], dtype=float)
+
+
+def run_average(record: dict, key: str) -> float:
+    """The run-averaged value of a study metric (finite values only; the condition number is
+    averaged in log10 because it spans orders of magnitude)."""
+    _, values = trajectory(record, key)
+    values = values[np.isfinite(values)]
+    if key == "cond":
+        values = np.log10(values[values > 0])
+    return float(values.mean()) if len(values) else float("nan")
+
+
+def weight_label(weights: Sequence[float]) -> str:
+    return "(" + ", ".join(f"{w:.2f}" for w in weights) + ")"
+
+
+def sweep_table(
+    ls_records: Sequence[dict], baseline: Mapping[str, float], split: str = "test"
+) -> pd.DataFrame:
+    """One row per weight set: Δm on ``split`` and the run-averaged study metrics, averaged over
+    seeds (the column ``seeds`` counts them)."""
+    higher = directions(ls_records)
+    rows: dict[str, list[dict]] = {}
+    for record in ls_records:
+        weights = record["config"]["method_options"]["weights"]
+        row = {"weights": tuple(weights),
+               "Δm": delta_m(primary_metrics(record, split), baseline, higher)}
+        row.update({m.key: run_average(record, m.key) for m in STUDY_METRICS})
+        rows.setdefault(weight_label(weights), []).append(row)
+    out = []
+    for label, seeds in rows.items():
+        mean = {k: float(np.mean([r[k] for r in seeds])) for k in seeds[0] if k != "weights"}
+        out.append({"weight set": label, "weights": seeds[0]["weights"], "seeds": len(seeds), **mean})
+    return pd.DataFrame(out).set_index("weight set")
+
+
+def spearman_bootstrap(
+    x: Sequence[float], y: Sequence[float], n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
+    """Spearman's ρ of (x, y) and a percentile bootstrap interval over the pairs.
+
+    Resamples whose ranks are constant (ρ undefined) are skipped.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan"), float("nan"), float("nan")
+    rho = float(spearmanr(x, y).statistic)
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(x), len(x))
+        if np.ptp(x[idx]) == 0 or np.ptp(y[idx]) == 0:
+            continue
+        draws.append(spearmanr(x[idx], y[idx]).statistic)
+    draws = np.asarray(draws, dtype=float)
+    draws = draws[np.isfinite(draws)]
+    if not len(draws):
+        return rho, float("nan"), float("nan")
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return rho, float(low), float(high)
+
+
+def verdict(claim: int, low: float, high: float) -> str:
+    """Whether the bootstrap interval of ρ(Δm, metric) supports the paper's claimed direction."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "undetermined"
+    excludes_zero = low > 0 or high < 0
+    if claim == 0:
+        return "holds (no significant relation)" if not excludes_zero else "does not hold (relation found)"
+    if not excludes_zero:
+        return "inconclusive (interval includes 0)"
+    return "holds" if np.sign(low) == claim else "opposite"
+
+
+def correlation_table(tables: Mapping[str, pd.DataFrame], n_boot: int = 2000) -> pd.DataFrame:
+    """For each benchmark's sweep table and each study metric: ρ(Δm, metric), its bootstrap
+    interval, the paper's claim and the verdict."""
+    rows = []
+    for benchmark, table in tables.items():
+        for m in STUDY_METRICS:
+            rho, low, high = spearman_bootstrap(table["Δm"], table[m.key], n_boot=n_boot)
+            rows.append({"benchmark": benchmark, "metric": m.label, "paper's claim": CLAIM_TEXT[m.claim],
+                         "ρ(Δm, metric)": rho, "95% interval": f"[{low:.2f}, {high:.2f}]",
+                         "weight sets": int(np.isfinite(table[m.key]).sum()),
+                         "verdict": verdict(m.claim, low, high)})
+    return pd.DataFrame(rows)
+
+
+def pick_examples(table: pd.DataFrame, n_good: int = 3, n_bad: int = 3) -> dict[str, list[str]]:
+    """The ``n_good`` best, one median and the ``n_bad`` worst weight sets by Δm (Fig. 2)."""
+    order = table.sort_values("Δm").index.tolist()
+    if len(order) < n_good + n_bad + 1:
+        third = max(len(order) // 3, 1)
+        return {"good": order[:third], "moderate": order[third:-third] or order[:0], "bad": order[-third:]}
+    middle = order[len(order) // 2]
+    return {"good": order[:n_good], "moderate": [middle], "bad": order[-n_bad:]}

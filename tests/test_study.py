@@ -1,0 +1,94 @@
+"""The metric study: run averages, loss descending rate, Spearman + bootstrap, verdicts."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from autoscale.study import (
+    STUDY_METRICS,
+    correlation_table,
+    loss_descending_trajectory,
+    pick_examples,
+    run_average,
+    spearman_bootstrap,
+    sweep_table,
+    verdict,
+)
+
+
+def fake_record(weights, acc_left, acc_right, gms=0.5, cond=10.0, seed=0, steps=8):
+    losses = [[1.0 / (1 + t), 2.0 / (1 + t)] for t in range(steps)]
+    logged = {"step": [0, 4], "gms": [gms, gms], "cos": [0.1, 0.1], "cond": [cond, cond * 100],
+              "itr_std": [0.0, 0.2], "rls_std": [0.3, 0.3]}
+    return {
+        "config": {"method_options": {"weights": list(weights)}, "metrics_every": 1, "seed": seed},
+        "tasks": {t: {"primary": "acc", "higher_is_better": {"acc": True}} for t in ("left", "right")},
+        "final": {"test": {"left": {"acc": acc_left}, "right": {"acc": acc_right}}},
+        "steps": {"loss": losses, "weights": [list(weights)] * steps},
+        "metrics": logged,
+    }
+
+
+def test_loss_descending_rate_on_halving_losses():
+    # Weighted losses 8, 8, 4, 4, 2, 2 with window 2 → window means 8, 4, 2 → rate 0.5 twice.
+    record = {"steps": {"loss": [[8.0], [8.0], [4.0], [4.0], [2.0], [2.0]], "weights": [[1.0]] * 6}}
+    rate, steps = loss_descending_trajectory(record, window=2)
+    np.testing.assert_allclose(rate, [0.5, 0.5])
+    np.testing.assert_array_equal(steps, [4, 6])
+
+
+def test_run_average_uses_log10_for_condition_number():
+    record = fake_record([1, 1], 90, 90, cond=10.0)
+    assert run_average(record, "cond") == pytest.approx((1 + 3) / 2)  # log10 of 10 and 1000
+    assert run_average(record, "gms") == pytest.approx(0.5)
+    record["metrics"]["gms"] = [float("nan"), 0.7]
+    assert run_average(record, "gms") == pytest.approx(0.7)
+
+
+def test_sweep_table_averages_seeds():
+    baseline = {"left": 100.0, "right": 100.0}
+    records = [fake_record([0.5, 1.5], 90, 80, seed=0), fake_record([0.5, 1.5], 80, 90, seed=1),
+               fake_record([1.0, 1.0], 95, 95)]
+    table = sweep_table(records, baseline)
+    assert table.loc["(0.50, 1.50)", "seeds"] == 2
+    assert table.loc["(0.50, 1.50)", "Δm"] == pytest.approx(15.0)  # both seeds lose 15% on average
+    assert table.loc["(1.00, 1.00)", "Δm"] == pytest.approx(5.0)
+    assert set(m.key for m in STUDY_METRICS) <= set(table.columns)
+
+
+def test_spearman_bootstrap_monotone_and_independent():
+    x = np.arange(12.0)
+    rho, low, high = spearman_bootstrap(x, 3 * x + 1, n_boot=200)
+    assert rho == pytest.approx(1.0) and low == pytest.approx(1.0) and high == pytest.approx(1.0)
+    rho, low, high = spearman_bootstrap(x, -np.exp(x), n_boot=200)
+    assert rho == pytest.approx(-1.0) and high == pytest.approx(-1.0)
+    rng = np.random.default_rng(0)
+    rho, low, high = spearman_bootstrap(rng.normal(size=40), rng.normal(size=40), n_boot=400)
+    assert low < 0 < high
+    assert all(math.isnan(v) for v in spearman_bootstrap([1, 2], [3, 4]))
+
+
+@pytest.mark.parametrize("claim,low,high,expected", [
+    (-1, -0.9, -0.2, "holds"), (-1, 0.2, 0.9, "opposite"), (-1, -0.5, 0.3, "inconclusive (interval includes 0)"),
+    (+1, 0.1, 0.8, "holds"), (0, -0.4, 0.4, "holds (no significant relation)"),
+    (0, 0.3, 0.9, "does not hold (relation found)"), (1, float("nan"), 0.1, "undetermined"),
+])
+def test_verdict(claim, low, high, expected):
+    assert verdict(claim, low, high) == expected
+
+
+def test_correlation_table_and_examples():
+    baseline = {"left": 100.0, "right": 100.0}
+    # Higher GMS ↔ higher accuracy (lower Δm): the paper's claim for GMS holds by construction.
+    records = [fake_record([w, 2 - w], 80 + 10 * g, 80 + 10 * g, gms=g)
+               for w, g in zip(np.linspace(0.2, 1.8, 9), np.linspace(0.1, 0.9, 9), strict=True)]
+    table = sweep_table(records, baseline)
+    corr = correlation_table({"toy": table}, n_boot=200).set_index("metric")
+    assert corr.loc["gradient magnitude similarity", "ρ(Δm, metric)"] == pytest.approx(-1.0)
+    assert corr.loc["gradient magnitude similarity", "verdict"] == "holds"
+    examples = pick_examples(table)
+    assert len(examples["good"]) == 3 and len(examples["bad"]) == 3 and len(examples["moderate"]) == 1
+    assert table.loc[examples["good"][0], "Δm"] == table["Δm"].min()
