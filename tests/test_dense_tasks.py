@@ -124,8 +124,9 @@ def test_balanced_bce_by_hand():
     sig = [1 / (1 + math.exp(-x)) for x in logits]
     pos = -math.log(sig[0])
     neg = -sum(math.log(1 - p) for p in sig[1:])
-    task = EdgeTask()
+    task = EdgeTask(balanced=True)
     assert float(task.loss(pred, target)) == pytest.approx((beta * pos + (1 - beta) * neg) / 4, rel=1e-6)
+    assert float(EdgeTask().loss(pred, target)) == pytest.approx((pos + neg) / 4, rel=1e-6)  # default: plain BCE
     got = evaluate(task, pred, target)
     assert got["l1"] == pytest.approx(sum(abs(p - y) for p, y in zip(sig, labels, strict=True)) / 4)
     assert got["bce"] == pytest.approx((pos + neg) / 4)

@@ -66,9 +66,21 @@ def _cityscapes3(root, split: str, **options: Any) -> Dataset:
     return build_cityscapes3(root, split, **options)
 
 
+# Real datasets users download themselves: the folder whose presence means "downloaded".
+REAL_DATA_FOLDERS = {"nyuv2": "nyuv2", "cityscapes": "cityscapes", "cityscapes3": "cityscapes3"}
+
+
+def has_data(benchmark: str, root: str | None = None) -> bool:
+    """Whether ``benchmark`` can be built here: always for the offline benchmarks, and for the
+    real datasets when their folder exists under the data root (see data_scripts/download_*.py)."""
+    DATASETS[benchmark]  # unknown names raise, listing the valid ones
+    folder = REAL_DATA_FOLDERS.get(benchmark)
+    return folder is None or (data_root(root) / folder).is_dir()
+
+
 def build_dataset(benchmark: str, split: str, root: str | None = None, **options: Any) -> Dataset:
     """The ``split`` ("train", "val" or "test") of ``benchmark``, read from the data root."""
     return DATASETS[benchmark](data_root(root), split, **options)
 
 
-__all__ = ["DATASETS", "build_dataset"]
+__all__ = ["DATASETS", "build_dataset", "has_data"]
