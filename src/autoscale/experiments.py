@@ -14,6 +14,7 @@ import copy
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +34,40 @@ PROFILE_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "multimnist": {
         "smoke": {"epochs": 1, "batch_size": 64, "metrics_every": 4,
                   "data": {"sizes": {"train": 512, "val": 256, "test": 256}}},
-        "cpu": {"epochs": 8, "batch_size": 256, "metrics_every": 20,
-                "data": {"sizes": {"train": 20_000, "val": 5_000, "test": 10_000}}},
+        "cpu": {"epochs": 10, "batch_size": 128, "metrics_every": 20,
+                "data": {"sizes": {"train": 10_000, "val": 2_000, "test": 5_000}}},
         "full": {"epochs": 30, "batch_size": 256, "metrics_every": 25, "scheduler": "step",
                  "scheduler_options": {"step_size": 10, "gamma": 0.5},
                  "data": {"sizes": {"train": None, "val": None, "test": None}}},
     },
 }
 PROFILE_SETTINGS["multifashion"] = copy.deepcopy(PROFILE_SETTINGS["multimnist"])
+# Procedural scenes: image size and split sizes come from the data profile (SCENE_SIZES in
+# autoscale.data.scene_datasets); the small CNN at cpu, a dilated ResNet-18 at full.
+for _kind in ("scenes-street", "scenes-indoor"):
+    PROFILE_SETTINGS[_kind] = {
+        "smoke": {"epochs": 1, "batch_size": 8, "metrics_every": 2, "data": {"profile": "smoke"},
+                  "model": {"arch": "small"}},
+        "cpu": {"epochs": 8, "batch_size": 32, "lr": 2e-3, "metrics_every": 10, "data": {"profile": "cpu"},
+                "model": {"arch": "small"}},
+        "full": {"epochs": 20, "batch_size": 16, "lr": 1e-4, "metrics_every": 25, "data": {"profile": "full"},
+                 "model": {"arch": "resnet18"}, "scheduler": "step",
+                 "scheduler_options": {"step_size": 10, "gamma": 0.5}},
+    }
 
-# Seeds and number of fixed weight sets of a linear-scalarization sweep, per profile.
+# Seeds and number of fixed weight sets of a linear-scalarization sweep, per profile. At cpu the
+# dense benchmarks get one seed so that the whole book builds within an hour on 2 cores.
 PROFILE_SEEDS: dict[str, list[int]] = {"smoke": [0], "cpu": [0, 1], "full": [0, 1, 2]}
+DENSE_CPU_SEEDS = [0]
 LS_SWEEP_SIZE: dict[str, int] = {"smoke": 3, "cpu": 9, "full": 19}
+
+
+def profile_seeds(benchmark: str, profile: str) -> list[int]:
+    """Seeds of a sweep of ``benchmark`` at ``profile``."""
+    check_profile(profile)
+    if profile == "cpu" and benchmark.startswith("scenes-"):
+        return list(DENSE_CPU_SEEDS)
+    return list(PROFILE_SEEDS[profile])
 
 
 def benchmarks() -> list[str]:
@@ -52,10 +75,14 @@ def benchmarks() -> list[str]:
     return sorted(PROFILE_SETTINGS)
 
 
-def profile_config(benchmark: str, profile: str, **overrides: Any) -> RunConfig:
-    """The RunConfig of ``benchmark`` at ``profile``, with ``overrides`` applied on top."""
+def check_profile(profile: str) -> None:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+
+
+def profile_config(benchmark: str, profile: str, **overrides: Any) -> RunConfig:
+    """The RunConfig of ``benchmark`` at ``profile``, with ``overrides`` applied on top."""
+    check_profile(profile)
     if benchmark not in PROFILE_SETTINGS:
         raise ValueError(f"no profiles for benchmark {benchmark!r}; benchmarks with profiles: {benchmarks()}")
     fields = copy.deepcopy(PROFILE_SETTINGS[benchmark][profile])
@@ -205,3 +232,39 @@ def provenance(records: Iterable[dict]) -> dict[str, str]:
         "commit": distinct(r["git_commit"] for r in records),
         "runs": str(len(records)),
     }
+
+
+@dataclass
+class SweepPlan:
+    """A linear-scalarization sweep of one benchmark at one profile: fixed weight sets and
+    single-task baselines, each over the profile's seeds."""
+
+    benchmark: str
+    profile: str
+    task_names: list[str]
+    weight_sets: list[list[float]]
+    seeds: list[int]
+    ls_configs: list[RunConfig]
+    stl_configs: list[RunConfig]
+
+
+def ls_sweep_plan(benchmark: str, profile: str, device: str = "cpu", n_weights: int | None = None) -> SweepPlan:
+    """The profile's weight grid (``LS_SWEEP_SIZE``) and seeds (``PROFILE_SEEDS``) for ``benchmark``."""
+    from autoscale.tasks import build_tasks
+
+    task_names = [t.name for t in build_tasks(benchmark)]
+    seeds = profile_seeds(benchmark, profile)
+    weight_sets = linear_weight_grid(len(task_names), n_weights or LS_SWEEP_SIZE[profile])
+    ls_configs = [profile_config(benchmark, profile, device=device, method="linear", seed=seed,
+                                 method_options={"weights": w}) for w in weight_sets for seed in seeds]
+    stl_configs = [profile_config(benchmark, profile, device=device, tasks=[task], seed=seed)
+                   for task in task_names for seed in seeds]
+    return SweepPlan(benchmark, profile, task_names, weight_sets, seeds, ls_configs, stl_configs)
+
+
+def run_sweep_plan(plan: SweepPlan, store: RunStore | None = None, force: bool = False,
+                   progress: bool = True) -> tuple[list[dict], list[dict]]:
+    """Records of the plan's weight-set runs and single-task runs (trained where missing)."""
+    ls = sweep(plan.ls_configs, store, force=force, progress=progress, desc=f"{plan.benchmark} weight sets")
+    stl = sweep(plan.stl_configs, store, force=force, progress=progress, desc=f"{plan.benchmark} single-task")
+    return ls, stl

@@ -39,7 +39,7 @@ from autoscale.data.mtan import SPLITS, MtanDataset, extend
 # multiples of 16 so that encoders with four 2x poolings see whole pixels.
 SCENE_SIZES: dict[str, dict[str, int]] = {
     "smoke": {"height": 32, "width": 48, "train": 32, "val": 16, "test": 16},
-    "cpu": {"height": 64, "width": 80, "train": 2000, "val": 300, "test": 300},
+    "cpu": {"height": 48, "width": 64, "train": 1200, "val": 200, "test": 300},
     "full": {"height": 128, "width": 160, "train": 10000, "val": 1000, "test": 1000},
 }
 DEFAULT_PROFILE = "cpu"
