@@ -31,7 +31,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from download_nyuv2 import Offline, default_root, download, unpack, verify_mtan
+from download_nyuv2 import Offline, default_root, download, exit_code, unpack, verify_mtan
 
 from autoscale.data.cityscapes import (
     HEIGHT,
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     raw.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8), help="processes for resizing")
     args = parser.parse_args(argv)
     root = args.root.expanduser().resolve()
-    try:
+    def fetch() -> None:
         if args.layout == "mtan":
             if not args.verify_only:
                 root.mkdir(parents=True, exist_ok=True)
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                 unpack(zip_path, root / MTAN_FOLDER, "train/image")
             size = tuple(int(x) for x in args.resolution.split("x"))
             verify_mtan(root / MTAN_FOLDER, MTAN_FIELDS, EXPECTED, size, MTAN_COMMAND.format(root=root))
-            return 0
+            return
         if not args.verify_only:
             if args.from_zips is None and args.username is None:
                 parser.error("--layout raw needs --username (an account at cityscapes-dataset.com) or --from-zips DIR")
@@ -159,13 +159,8 @@ def main(argv: list[str] | None = None) -> int:
                 zips = download_raw(root, args.username, password)
             unpack_raw(zips, root / RAW_FOLDER)
         verify_raw(root, args.height, args.width, args.workers)
-    except Offline as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+
+    return exit_code(fetch)
 
 
 if __name__ == "__main__":

@@ -95,6 +95,20 @@ def default_root() -> Path:
     return Path(os.environ.get("AUTOSCALE_DATA_ROOT") or "data")
 
 
+def exit_code(action: Callable[[], None]) -> int:
+    """Run ``action`` and turn the expected failures into one-line messages and exit codes:
+    2 when offline, 1 for missing or malformed data, 0 on success."""
+    try:
+        action()
+    except Offline as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -105,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-zip", action="store_true", help="keep the downloaded zip")
     args = parser.parse_args(argv)
     root = args.root.expanduser().resolve()
-    try:
+    def fetch() -> None:
         if not args.verify_only:
             root.mkdir(parents=True, exist_ok=True)
             manual = f"Download {URL} in a browser and run: python {sys.argv[0]} --root {root} --from-zip FILE"
@@ -114,13 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.from_zip is None and not args.keep_zip:
                 zip_path.unlink()
         verify_mtan(root / FOLDER, FIELDS, EXPECTED, SIZE, FETCH_COMMAND.format(root=root))
-    except Offline as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+
+    return exit_code(fetch)
 
 
 if __name__ == "__main__":
