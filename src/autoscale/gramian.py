@@ -7,12 +7,38 @@ every MTO metric of :mod:`autoscale.metrics` is a function of G, so a training s
 K x K matrix, never the gradients themselves. Because G is a sum over tensors,
 G = sum_p J_p J_p^T, it is accumulated one shared tensor at a time.
 
-Implementation choice: K reverse passes (``torch.autograd.grad`` per loss, graph retained) with
-blockwise accumulation. Measured on this project's 2-core CPU (one thread, torch 2.14.1, float32,
-median ms per Gramian, the forward excluded, shared machine so about +-10 %): "loop" is this
-function, "naive" is :func:`naive_gramian`, "batched" one vmapped pass
-``torch.autograd.grad(losses, inputs, grad_outputs=torch.eye(K), is_grads_batched=True)`` (what
-``torchjd.autojac.jac`` does) with the same blockwise accumulation:
+Two entry points:
+
+- :func:`compute_gramian` (and :func:`task_jacobian`, :func:`naive_gramian`): the Gramian of any
+  losses over any tensors, by K reverse passes. The trainer uses it for the logged MTO metrics.
+- :class:`SplitGradients`: the training step's Gramian (:class:`autoscale.train.TrainStep`). It
+  splits the backward at the shared representation z: each task's loss is back-propagated through
+  its own head once (all K together cost one backward of the heads), then each task's dL_i/dz
+  through the encoder, and the update of sum_i w_i L_i is assembled from those per-task gradients
+  instead of another backward pass. An exact Gramian step costs F + B_heads + K·B_encoder, below
+  the (F + K·B) floor of K full backward passes; cheap Gramians (:class:`GramianMode`: the last
+  encoder layer, or the representation) cost about F + B.
+
+Implementation choice, K reverse passes (``torch.autograd.grad`` per task) or one vmapped pass
+(``is_grads_batched=True``, what ``torchjd.autojac.jac`` does), measured for the encoder part of the
+split step (2-core CPU, two threads, torch 2.14.1, float32, median ms over 20 interleaved steps;
+load average about 1.5 on the shared machine). Columns: the forward with the per-task head backward
+passes, then the encoder part by K passes or by one batched pass (each with its Gramian):
+
+========================================================  ==============  =========  =========
+benchmark model (as in :mod:`autoscale.bench`)            F + head bwd    K passes   batched
+========================================================  ==============  =========  =========
+MultiLeNet, batch 256, K = 2                              17.1            46.1       51.5
+small dense model, 16x3x64x80, K = 3 (scenes-street)      35.0            35.9       39.6
+small dense model, 16x3x64x80, K = 4 (scenes-indoor)      75.5            50.9       56.6
+========================================================  ==============  =========  =========
+
+On CPU the batched pass loses on these activation-heavy convolutions and BatchNorm, whose vmap
+batching rules fall back to per-slice work plus concatenation; K passes win on every benchmark model
+and have none of vmap's caveats (custom autograd Functions without vmap support, ``retains_grad``
+tensors), so they are used for all models. The batched pass remains the candidate for GPUs, where
+kernel-launch overhead dominates; no GPU was available to measure it. Earlier measurements of the
+whole-model Gramian (no split; median ms per Gramian, forward excluded, one thread, float32):
 
 =====================================================  =========  =========  =========
 shared encoder                                         loop       naive      batched
@@ -23,27 +49,25 @@ ResNet-18-style (width 16, dilated), 8x3x64x128, K=3   145        152        143
 torchvision ResNet-18, 8x3x64x64, K = 2 / 4            271/609    429/900    264/537
 =====================================================  =========  =========  =========
 
-On CPU the batched pass saves autograd-engine overhead on deep, narrow graphs but loses on
-activation-heavy convolutions and BatchNorm, whose vmap batching rules fall back to per-slice work
-plus concatenation. Both are correct for all these models (BatchNorm in train mode included), so
-speed decided: the loop wins or ties on the conv nets that dominate this project's CPU runs, is
-within 10 % of the batched pass on ResNet-18, and has none of vmap's caveats (custom autograd
-Functions without vmap support, ``retains_grad`` tensors). The batched pass is the candidate for
-GPUs, where kernel-launch overhead dominates; it was not measured here. ``torchjd.autogram.Engine``
-(torchjd 0.18.0) was also measured: it needs hooks on the modules before the forward (so it does
-not fit a ``(losses, inputs)`` interface that also takes a representation tensor), it requires
-``batch_dim=None`` with BatchNorm, and it was no faster (K = 3, CNN batch 64: 38 ms vs 25 ms for
-naive; ResNet-18: 571 ms vs 559 ms).
+``torchjd.autogram.Engine`` (torchjd 0.18.0) was also measured: it needs hooks on the modules
+before the forward (so it does not fit a ``(losses, inputs)`` interface that also takes a
+representation tensor), it requires ``batch_dim=None`` with BatchNorm, and it was no faster (K = 3,
+CNN batch 64: 38 ms vs 25 ms for naive; ResNet-18: 571 ms vs 559 ms).
 
-Blockwise accumulation is also the more accurate one in float32: on torchvision ResNet-18
-(11M parameters) the single (K x P)(P x K) product of :func:`naive_gramian` had a relative error
-of 3.9e-3 against a float64 reference, the per-tensor sum 2.1e-4.
+Blockwise accumulation (one addmm per parameter tensor) is also the more accurate one in float32: on
+torchvision ResNet-18 (11M parameters) the single (K x P)(P x K) product of :func:`naive_gramian` had
+a relative error of 3.9e-3 against a float64 reference, the per-tensor sum 2.1e-4.
+:class:`SplitGradients` writes each task's gradients once into a row of a flat (K, P) buffer and
+accumulates per tensor over column views of it, so no per-tensor copies are made, and w^T J gives
+the whole encoder update in one product, handed to ``.grad`` as views.
 """
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 
 def _differentiable(inputs: Tensor | Iterable[Tensor]) -> tuple[Tensor, ...]:
@@ -157,3 +181,147 @@ def naive_gramian(losses: Tensor, inputs: Tensor | Iterable[Tensor], retain_grap
         rows.append(torch.cat([g.reshape(-1).to(dtype) for g in grads]))
     jac = torch.stack(rows)
     return jac @ jac.T
+
+
+# ---- the training step's Gramian: split at the shared representation -------------------------------
+
+GRAMIAN_SOURCES = ("exact", "last_layer", "representation")
+_EVERY = re.compile(r"every:([1-9][0-9]*)")
+
+
+@dataclass(frozen=True)
+class GramianMode:
+    """What a method's Gramian is taken over (``source``) and how often it is refreshed (``every``).
+
+    Config strings (``RunConfig.gramian``): ``"exact"`` (all shared parameters, every step),
+    ``"last_layer"`` (the parameters of :func:`last_layer_parameters` only), ``"representation"``
+    (the shared representation z, summed over the batch, as MGDA-UB), ``"every:s"`` (exact on steps
+    t with t % s == 0; the last computed Gramian is reused on the steps in between).
+    """
+
+    source: str = "exact"
+    every: int = 1
+
+
+def parse_gramian_mode(mode: str) -> GramianMode:
+    """The :class:`GramianMode` of a config string; a ValueError lists the valid strings."""
+    if mode in GRAMIAN_SOURCES:
+        return GramianMode(source=mode)
+    match = _EVERY.fullmatch(mode) if isinstance(mode, str) else None
+    if match is None:
+        valid = ", ".join(repr(m) for m in (*GRAMIAN_SOURCES, "every:<s>"))
+        raise ValueError(f"unknown gramian mode {mode!r}; valid: {valid} (s a positive integer, e.g. 'every:4')")
+    return GramianMode(every=int(match.group(1)))
+
+
+_WEIGHT_LAYERS = (nn.Linear, nn.modules.conv._ConvNd)
+
+
+def last_layer_parameters(encoder: nn.Module) -> list[nn.Parameter]:
+    """Trainable parameters of the encoder's last parametrised layer.
+
+    The last ``nn.Linear`` / ``nn.Conv*`` module in registration order, together with the parameters
+    of every module registered after it (its normalisation layer). This relies on registration order
+    being forward order, true for this package's encoders: MultiLeNet → the ``Linear(320, 50)``;
+    the small dense encoder → the fusing 1x1 conv and its BatchNorm; the dilated ResNets → the last
+    block's last conv and BatchNorm.
+    """
+    modules = list(encoder.modules())
+    last = max((i for i, m in enumerate(modules) if isinstance(m, _WEIGHT_LAYERS)), default=None)
+    if last is None:
+        raise ValueError(f"{type(encoder).__name__} has no Linear or Conv layer")
+    return [p for m in modules[last:] for p in m.parameters(recurse=False) if p.requires_grad]
+
+
+def _accumulate_grad(param: Tensor, grad: Tensor) -> None:
+    """``param.grad += grad`` with the semantics of ``backward`` (a fresh tensor if None)."""
+    param.grad = grad if param.grad is None else param.grad + grad
+
+
+class SplitGradients:
+    """Per-task gradients of a hard-sharing model, split at its shared representation z.
+
+    For L_i = h_i(z), z = f(x; θ): one backward of each L_i through its own head gives
+    dz_i = dL_i/dz and the head's gradients, so the K head backward passes together cost one
+    backward through all heads (the losses must be the separate per-task tensors, not entries of
+    a stacked vector: a stack routes every backward through every head). Then, by the chain rule,
+
+    - the Gramian over the representation is G_ij = <dz_i, dz_j> (no encoder pass at all);
+    - the task gradients over encoder parameters θ are g_i = J_f^T dz_i, one encoder backward each
+      (:meth:`parameter_gramian`), rows of the Jacobian J (K x P) written into one flat buffer;
+    - the update of ``sum_i w_i L_i`` is w_i · (head grads of i) for the heads, and for the
+      encoder either w^T J when J over all encoder parameters is kept (no backward at all), or one
+      encoder backward of z with the cotangent sum_i w_i dz_i (:meth:`backward`).
+
+    An exact Gramian step therefore costs F + B_heads + K·B_encoder <= F + K·B, and a
+    representation Gramian step F + B, where F and B are a forward and a backward of the model.
+    The graph is retained throughout, so ``method.objective(...).backward()`` still works after
+    a Gramian was taken (methods whose objective is not sum_i w_i L_i, e.g. UW).
+    """
+
+    def __init__(
+        self, task_losses: Sequence[Tensor], representation: Tensor, head_parameters: Sequence[Sequence[Tensor]]
+    ) -> None:
+        if len(task_losses) != len(head_parameters):
+            raise ValueError(f"{len(task_losses)} task losses but {len(head_parameters)} heads")
+        self.representation = representation
+        self.head_parameters = [[p for p in params if p.requires_grad] for params in head_parameters]
+        self.rep_grads: list[Tensor] = []
+        self.head_grads: list[tuple[Tensor, ...]] = []
+        for loss, params in zip(task_losses, self.head_parameters, strict=True):
+            grads = torch.autograd.grad(
+                loss, (representation, *params), retain_graph=True, allow_unused=True, materialize_grads=True
+            )
+            self.rep_grads.append(grads[0])
+            self.head_grads.append(grads[1:])
+        self._jacobian: tuple[list[Tensor], Tensor, list[tuple[int, int]]] | None = None
+
+    @property
+    def num_tasks(self) -> int:
+        return len(self.rep_grads)
+
+    def representation_gramian(self) -> Tensor:
+        """G_ij = <dL_i/dz, dL_j/dz> over all entries of z (the MGDA-UB Gramian), detached."""
+        rows = torch.stack(self.rep_grads).reshape(self.num_tasks, -1)
+        return rows @ rows.T
+
+    def parameter_gramian(self, params: Sequence[Tensor], keep: bool = False) -> Tensor:
+        """G over encoder parameters ``params`` (K encoder backward passes), detached.
+
+        With ``keep`` the Jacobian is kept for :meth:`backward`, which then needs no encoder pass;
+        pass all trainable encoder parameters then (the others would get no gradient).
+        """
+        params = [p for p in params if p.requires_grad]
+        sizes = [p.numel() for p in params]
+        dtype = _result_dtype(self.representation, tuple(params))
+        jac = torch.empty(self.num_tasks, sum(sizes), dtype=dtype, device=self.representation.device)
+        for i, cotangent in enumerate(self.rep_grads):
+            grads = torch.autograd.grad(
+                self.representation, params, cotangent, retain_graph=True, allow_unused=True, materialize_grads=True
+            )
+            torch.cat([g.reshape(-1).to(dtype) for g in grads], out=jac[i])
+        bounds, start = [], 0
+        for n in sizes:
+            bounds.append((start, start + n))
+            start += n
+        # Blockwise per tensor (column views, no copies): more accurate in float32 than one product.
+        gramian = torch.zeros(self.num_tasks, self.num_tasks, dtype=dtype, device=jac.device)
+        for a, b in bounds:
+            gramian.addmm_(jac[:, a:b], jac[:, a:b].T)
+        self._jacobian = (params, jac, bounds) if keep else None
+        return gramian
+
+    def backward(self, weights: Tensor) -> None:
+        """Accumulate the gradients of ``sum_i w_i L_i`` into ``.grad`` (heads and encoder)."""
+        w = weights.detach()
+        for i, (params, grads) in enumerate(zip(self.head_parameters, self.head_grads, strict=True)):
+            for p, g in zip(params, grads, strict=True):
+                _accumulate_grad(p, w[i].to(g.dtype) * g)
+        if self._jacobian is not None:
+            params, jac, bounds = self._jacobian
+            flat = w.to(jac.dtype) @ jac
+            for p, (a, b) in zip(params, bounds, strict=True):
+                _accumulate_grad(p, flat[a:b].view_as(p).to(p.dtype))
+            return
+        cotangent = sum(w[i].to(g.dtype) * g for i, g in enumerate(self.rep_grads))
+        torch.autograd.backward(self.representation, cotangent, retain_graph=True)

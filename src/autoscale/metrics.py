@@ -80,12 +80,13 @@ def magnitude_similarity(gramian: Tensor) -> Tensor:
     GMS(g_i, g_j) = 2 |g_i| |g_j| / (|g_i|^2 + |g_j|^2) (Yu et al. 2020, "Gradient Surgery for
     Multi-Task Learning" (PCGrad), Definition 2). It is 1 for equal norms and tends to 0 as the
     norms diverge; it is invariant to a common rescaling of all gradients. Undefined (nan) when
-    either gradient has zero norm; the diagonal is 1 otherwise.
+    either gradient has zero norm; the diagonal is 1 otherwise. Clamped to [0, 1], which float32
+    round-off can otherwise leave by one ulp.
     """
     g, _ = _gram_and_weights(gramian, None)
     sq = _sq_norms(g)
     norms = sq.sqrt()
-    gms = 2 * norms.unsqueeze(-1) * norms.unsqueeze(-2) / (sq.unsqueeze(-1) + sq.unsqueeze(-2))
+    gms = (2 * norms.unsqueeze(-1) * norms.unsqueeze(-2) / (sq.unsqueeze(-1) + sq.unsqueeze(-2))).clamp(0.0, 1.0)
     return torch.where(_pairwise_defined(sq), gms, _NAN)
 
 

@@ -4,8 +4,11 @@ One training step (DESIGN.md §4, "Gramian-first training step"):
 
 1. forward the shared encoder, then every task head; stack the K task losses;
 2. if the method needs it, the K x K Gramian of the task gradients (w.r.t. the shared parameters,
-   or the shared representation for MGDA-UB);
-3. the method's weights w; one backward pass of ``method.objective(losses, w)`` (= Σ w_i L_i);
+   or the shared representation for MGDA-UB; ``RunConfig.gramian`` selects a cheaper one, see
+   :class:`TrainStep`);
+3. the method's weights w; the gradient of ``method.objective(losses, w)`` (= Σ w_i L_i): on Gramian
+   steps assembled from the per-task gradients the Gramian was made of (no extra backward pass
+   for an exact Gramian), else one backward pass;
 4. the optimiser step (after optional gradient clipping), then ``method.post_step`` (FAMO).
 
 Every ``metrics_every`` steps the trainer also computes the Gramian (if the method did not) and
@@ -41,7 +44,9 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 import autoscale
+from autoscale.autoscale import AutoScale
 from autoscale.data import build_dataset
+from autoscale.gramian import SplitGradients, compute_gramian, last_layer_parameters, parse_gramian_mode
 from autoscale.methods import Weighting, build_method, method_class
 from autoscale.methods.base import check_step_inputs
 from autoscale.models import MultiTaskModel, build_model
@@ -74,6 +79,7 @@ class RunConfig:
     data: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
     metrics_every: int = 0
+    gramian: str = "exact"
     eval_batch_size: int = 512
     device: str = "cpu"
     profile: str = "custom"
@@ -88,6 +94,7 @@ class RunConfig:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         if self.metrics_every < 0:
             raise ValueError(f"metrics_every must be >= 0 (0 = never), got {self.metrics_every}")
+        parse_gramian_mode(self.gramian)  # lists the valid modes
         method_class(self.method)  # unknown names fail here, listing the valid ones
 
     def to_dict(self) -> dict[str, Any]:
@@ -208,6 +215,132 @@ def evaluate_split(model: MultiTaskModel, tasks: list[Task], loader: DataLoader,
     return {name: meter.compute() for name, meter in meters.items()}
 
 
+class InvalidStepInputs(ValueError):
+    """A step's losses or Gramian are non-finite or malformed (raised before the optimiser step)."""
+
+
+def linear_objective(method: Weighting) -> bool:
+    """Whether the objective of a step on which ``method`` takes a Gramian is ``sum_i w_i L_i``
+    (the base :meth:`Weighting.objective`).
+
+    AutoScale takes Gramians in phase 1 only, where its weights and objective are the exploration
+    method's (class docstring of :class:`autoscale.autoscale.AutoScale`), so that method decides.
+    """
+    if isinstance(method, AutoScale):
+        method = method.explore_method
+    return type(method).objective is Weighting.objective
+
+
+class TrainStep:
+    """One training step of the module docstring, without data loading (the trainer and the
+    step-time benchmark :mod:`autoscale.bench` share it).
+
+    Gramian steps split the backward at the shared representation (:class:`SplitGradients`): the
+    method's Gramian comes from per-task gradients of the encoder (``gramian`` mode ``exact``), of
+    its last layer (``last_layer``) or of the representation (``representation``; always for
+    methods with ``gramian_source == "representation"``, i.e. MGDA-UB). When the objective is
+    sum_i w_i L_i the update reuses those per-task gradients, so an exact Gramian step needs no
+    extra backward pass; otherwise (UW as AutoScale's explorer) ``method.objective`` is
+    back-propagated as usual. With ``every:s`` the Gramian is computed on steps t % s == 0 and the
+    last one is passed to the method on the steps in between; it lives in ``state["gramian_cache"]``
+    so that it survives a checkpoint. AutoScale then records that stale Gramian with the step's
+    fresh losses: each window mean is over about τ/s distinct Gramians, each repeated s times, so
+    its weights estimate the same window average (this is what the cheap-Gramian study measures).
+
+    The metrics Gramian of ``metrics_every`` is always the exact one (so that logged metrics mean
+    the same across modes); it is reused when the method took it this step, else computed apart
+    and excluded from ``step_time_s``.
+    """
+
+    def __init__(
+        self,
+        model: MultiTaskModel,
+        tasks: list[Task],
+        method: Weighting,
+        optimizer: torch.optim.Optimizer,
+        *,
+        gramian: str = "exact",
+        metrics_every: int = 0,
+        max_grad_norm: float | None = None,
+    ) -> None:
+        self.model, self.tasks, self.method, self.optimizer = model, tasks, method, optimizer
+        self.mode = parse_gramian_mode(gramian)
+        self.metrics_every = metrics_every
+        self.max_grad_norm = max_grad_norm
+        self.task_names = [t.name for t in tasks]
+        self.device = next(model.parameters()).device
+
+    def _method_gramian(self, split: SplitGradients, linear: bool) -> Tensor:
+        if self.method.gramian_source == "representation" or self.mode.source == "representation":
+            return split.representation_gramian()
+        if self.mode.source == "last_layer":
+            return split.parameter_gramian(last_layer_parameters(self.model.encoder))
+        return split.parameter_gramian(self.model.shared_parameters(), keep=linear)
+
+    def __call__(self, x: Tensor, targets: dict[str, Tensor], step: int, state: dict) -> None:
+        method, device, model = self.method, self.device, self.model
+        log_metrics = self.metrics_every > 0 and step % self.metrics_every == 0
+        _sync(device)
+        start = time.perf_counter()
+        representation = model.encoder(x)
+        outputs = model.decode(representation)
+        task_losses = [t.loss(outputs[t.name], targets[t.name]) for t in self.tasks]
+        losses = torch.stack(task_losses)
+        split, gramian, fresh_exact = None, None, False
+        linear = linear_objective(method)
+        if method.needs_gramian and (step % self.mode.every == 0 or state.get("gramian_cache") is None):
+            heads = [list(model.heads[name].parameters()) for name in self.task_names]
+            split = SplitGradients(task_losses, representation, heads)
+            gramian = self._method_gramian(split, linear).detach()
+            fresh_exact = method.gramian_source == "shared" and self.mode.source == "exact"
+            if self.mode.every > 1:
+                state["gramian_cache"] = gramian
+        elif method.needs_gramian:
+            gramian = state["gramian_cache"]
+        try:
+            check_step_inputs(len(self.tasks), losses, gramian, needs_gramian=method.needs_gramian,
+                              task_names=self.task_names)
+        except ValueError as err:
+            raise InvalidStepInputs(str(err)) from err
+        weights = method.weights(losses.detach(), gramian)
+        metric_seconds = 0.0
+        if log_metrics:
+            _sync(device)
+            t_metric = time.perf_counter()
+            exact = gramian if fresh_exact else compute_gramian(losses, model.shared_parameters(), retain_graph=True)
+            # float64: the metrics are ratios of Gramian entries (GMS, condition number)
+            self._log_metrics(state, step, exact.detach().double(), losses.detach().double(), weights.detach().double())
+            _sync(device)
+            metric_seconds = time.perf_counter() - t_metric
+        self.optimizer.zero_grad(set_to_none=True)
+        if split is not None and linear:
+            split.backward(weights)
+        else:
+            method.objective(losses, weights).backward()
+        if self.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(model.shared_parameters(), self.max_grad_norm)
+        self.optimizer.step()
+        if method.needs_post_step_losses:
+            with torch.no_grad():
+                method.post_step(stack_losses(self.tasks, model(x), targets))
+        _sync(device)
+        state["step_time_s"].append(time.perf_counter() - start - metric_seconds)
+        state["step_loss"].append(losses.detach().cpu().tolist())
+        state["step_weights"].append(weights.detach().float().cpu().tolist())
+
+    def _log_metrics(self, state: dict, step: int, gramian: Tensor, losses: Tensor, weights: Tensor) -> None:
+        from autoscale.metrics import summarize_step
+
+        if state["initial_loss"] is None:
+            state["initial_loss"] = losses.cpu().tolist()
+        l0 = torch.tensor(state["initial_loss"], dtype=losses.dtype, device=losses.device)
+        summary = summarize_step(gramian, losses, l0, weights)
+        traj = state["metrics"]
+        traj.setdefault("step", []).append(step)
+        for key, value in summary.items():
+            traj.setdefault(key, []).append(value)
+
+
 class Trainer:
     """Builds data, model, tasks and method from a config and trains it (see module docstring)."""
 
@@ -228,9 +361,11 @@ class Trainer:
             p.data = p.data.to(self.device)
         self.optimizer = _optimizer(config, [*self.model.parameters(), *self.method.parameters()])
         self.scheduler = _scheduler(config, self.optimizer)
-        self.max_grad_norm = config.max_grad_norm if config.max_grad_norm is not None else getattr(
+        max_grad_norm = config.max_grad_norm if config.max_grad_norm is not None else getattr(
             self.method, "max_norm", None
         )
+        self.train_step = TrainStep(self.model, self.tasks, self.method, self.optimizer, gramian=config.gramian,
+                                    metrics_every=config.metrics_every, max_grad_norm=max_grad_norm)
 
     def _dataset(self, split: str):
         options = dict(self.config.data)
@@ -248,61 +383,12 @@ class Trainer:
 
     # -- one step -------------------------------------------------------------------------------
 
-    def _gramian(self, losses: Tensor, representation: Tensor, source: str) -> Tensor:
-        from autoscale.gramian import compute_gramian
-
-        inputs = [representation] if source == "representation" else self.model.shared_parameters()
-        return compute_gramian(losses, inputs, retain_graph=True)
-
     def _step(self, batch, step: int, state: dict) -> None:
         x, targets = _to_device(batch, self.device)
-        method, device = self.method, self.device
-        log_metrics = self.config.metrics_every > 0 and step % self.config.metrics_every == 0
-        _sync(device)
-        start = time.perf_counter()
-        representation = self.model.encoder(x)
-        losses = stack_losses(self.tasks, self.model.decode(representation), targets)
-        gramian = self._gramian(losses, representation, method.gramian_source) if method.needs_gramian else None
         try:
-            check_step_inputs(len(self.tasks), losses, gramian, needs_gramian=method.needs_gramian,
-                              task_names=self.task_names)
-        except ValueError as err:
+            self.train_step(x, targets, step, state)
+        except InvalidStepInputs as err:
             raise TrainingDiverged(self._diverged_message(step, err)) from err
-        weights = method.weights(losses.detach(), gramian)
-        metric_seconds = 0.0
-        if log_metrics:
-            _sync(device)
-            t_metric = time.perf_counter()
-            shared_gramian = gramian if gramian is not None and method.gramian_source == "shared" else None
-            if shared_gramian is None:
-                shared_gramian = self._gramian(losses, representation, "shared")
-            self._log_metrics(state, step, shared_gramian.detach(), losses.detach(), weights.detach())
-            _sync(device)
-            metric_seconds = time.perf_counter() - t_metric
-        self.optimizer.zero_grad(set_to_none=True)
-        method.objective(losses, weights).backward()
-        if self.max_grad_norm is not None:
-            nn.utils.clip_grad_norm_(self.model.shared_parameters(), self.max_grad_norm)
-        self.optimizer.step()
-        if method.needs_post_step_losses:
-            with torch.no_grad():
-                method.post_step(stack_losses(self.tasks, self.model(x), targets))
-        _sync(device)
-        state["step_time_s"].append(time.perf_counter() - start - metric_seconds)
-        state["step_loss"].append(losses.detach().cpu().tolist())
-        state["step_weights"].append(weights.detach().float().cpu().tolist())
-
-    def _log_metrics(self, state: dict, step: int, gramian: Tensor, losses: Tensor, weights: Tensor) -> None:
-        from autoscale.metrics import summarize_step
-
-        if state["initial_loss"] is None:
-            state["initial_loss"] = losses.cpu().tolist()
-        l0 = torch.tensor(state["initial_loss"], dtype=losses.dtype, device=losses.device)
-        summary = summarize_step(gramian, losses, l0, weights)
-        traj = state["metrics"]
-        traj.setdefault("step", []).append(step)
-        for key, value in summary.items():
-            traj.setdefault(key, []).append(value)
 
     def _diverged_message(self, step: int, err: Exception) -> str:
         kept = f"the last checkpoint is kept at {self.checkpoint_path}" if self.checkpoint_path else "no checkpoint"
