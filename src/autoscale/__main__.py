@@ -1,0 +1,7 @@
+"""``python -m autoscale``: see :mod:`autoscale.cli`."""
+
+import sys
+
+from autoscale.cli import main
+
+sys.exit(main())

@@ -1,0 +1,73 @@
+"""Command line: ``python -m autoscale sweep ...`` runs the linear-scalarization sweep of a
+benchmark (weight grid + single-task baselines) outside the notebooks, through the same run store,
+so the book reuses what it trained; ``python -m autoscale train ...`` trains one configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from autoscale.experiments import PROFILES, RunStore, benchmarks, ls_sweep_plan, profile_config, run, run_sweep_plan
+from autoscale.methods import available_methods
+
+
+def _value(text: str) -> Any:
+    """A command-line option value: JSON if it parses (numbers, lists, booleans), else a string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _options(pairs: list[str]) -> dict[str, Any]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"error: --option expects KEY=VALUE, got {pair!r}")
+        options[key] = _value(value)
+    return options
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m autoscale", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = top.add_subparsers(dest="command", required=True)
+    for name, helptext in (("sweep", "linear-scalarization weight sweep + single-task baselines"),
+                           ("train", "train one configuration")):
+        sub = commands.add_parser(name, help=helptext)
+        sub.add_argument("--benchmark", required=True, choices=benchmarks())
+        sub.add_argument("--profile", default="cpu", choices=PROFILES)
+        sub.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+        sub.add_argument("--results-root", help="run store root (default: $AUTOSCALE_RESULTS_ROOT or ./results)")
+        sub.add_argument("--force", action="store_true", help="retrain even if the run store holds a record")
+    commands.choices["sweep"].add_argument("--n-weights", type=int, help="number of weight sets (default: profile's)")
+    train = commands.choices["train"]
+    train.add_argument("--method", default="unitary", choices=available_methods())
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                       help="method option, value as JSON (e.g. weights=[0.5,1.5], alpha=0.3); repeatable")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    store = RunStore(args.results_root)
+    if args.command == "sweep":
+        plan = ls_sweep_plan(args.benchmark, args.profile, device=args.device, n_weights=args.n_weights)
+        ls, stl = run_sweep_plan(plan, store, force=args.force)
+        print(f"{len(ls)} weight-set runs and {len(stl)} single-task runs of {args.benchmark} "
+              f"[{args.profile}] are in {store.root}")
+        return 0
+    config = profile_config(args.benchmark, args.profile, device=args.device, method=args.method, seed=args.seed,
+                            method_options=_options(args.option))
+    record = run(config, store, force=args.force)
+    print(json.dumps({"record": str(store.path(config)), "test": record["final"]["test"]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
