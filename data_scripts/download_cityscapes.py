@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     raw.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8), help="processes for resizing")
     args = parser.parse_args(argv)
     root = args.root.expanduser().resolve()
+
     def fetch() -> None:
         if args.layout == "mtan":
             if not args.verify_only:

@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-zip", action="store_true", help="keep the downloaded zip")
     args = parser.parse_args(argv)
     root = args.root.expanduser().resolve()
+
     def fetch() -> None:
         if not args.verify_only:
             root.mkdir(parents=True, exist_ok=True)

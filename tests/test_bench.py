@@ -35,8 +35,18 @@ class Recorder(Weighting):
 
 def cnn_model() -> tuple[MultiTaskModel, list, Tensor, dict[str, Tensor]]:
     """A small CNN with BatchNorm and three classification heads, float64."""
-    encoder = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 6, 3),
-                            nn.BatchNorm2d(6), nn.ReLU(), nn.Flatten(), nn.Linear(6 * 3 * 3, 8), nn.ReLU())
+    encoder = nn.Sequential(
+        nn.Conv2d(1, 4, 3),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(4, 6, 3),
+        nn.BatchNorm2d(6),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(6 * 3 * 3, 8),
+        nn.ReLU(),
+    )
     names = ["a", "b", "c"]
     model = MultiTaskModel(encoder, {n: nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 5)) for n in names})
     gen = torch.Generator().manual_seed(1)
@@ -50,8 +60,12 @@ def scenes_model() -> tuple[MultiTaskModel, list, Tensor, dict[str, Tensor]]:
     tasks = build_tasks("scenes-street")
     model = build_model("scenes-street", [t.name for t in tasks], arch="small")
     x, targets = bench.synthetic_batch("scenes-street", 2, torch.device("cpu"))
-    return model.double(), tasks, x.double(), {k: v.double() if v.is_floating_point() else v
-                                               for k, v in targets.items()}
+    return (
+        model.double(),
+        tasks,
+        x.double(),
+        {k: v.double() if v.is_floating_point() else v for k, v in targets.items()},
+    )
 
 
 MODELS = {"cnn_batchnorm": cnn_model, "scenes_small": scenes_model}
@@ -62,16 +76,20 @@ def reference(model: MultiTaskModel, tasks: list, x: Tensor, targets: dict, inpu
     z = model.encoder(x)
     outputs = model.decode(z)
     losses = torch.stack([t.loss(outputs[t.name], targets[t.name]) for t in tasks])
-    over = {"exact": model.shared_parameters(), "last_layer": last_layer_parameters(model.encoder),
-            "representation": [z]}[inputs]
+    over = {
+        "exact": model.shared_parameters(),
+        "last_layer": last_layer_parameters(model.encoder),
+        "representation": [z],
+    }[inputs]
     gramian = naive_gramian(losses, over)
     model.zero_grad(set_to_none=True)
     (torch.tensor(WEIGHTS[: len(tasks)], dtype=losses.dtype) * losses).sum().backward()
     return gramian, [p.grad.clone() for p in model.parameters()]
 
 
-def fast_step(model: MultiTaskModel, tasks: list, x: Tensor, targets: dict, gramian: str, step: int = 0,
-              state: dict | None = None) -> tuple[Recorder, list]:
+def fast_step(
+    model: MultiTaskModel, tasks: list, x: Tensor, targets: dict, gramian: str, step: int = 0, state: dict | None = None
+) -> tuple[Recorder, list]:
     method = Recorder(len(tasks))
     step_fn = TrainStep(model, tasks, method, torch.optim.SGD(model.parameters(), lr=0.0), gramian=gramian)
     state = state or {"step_time_s": [], "step_loss": [], "step_weights": []}
@@ -140,8 +158,21 @@ def test_quick_bench_prints_the_four_key_lines(tmp_path, monkeypatch: pytest.Mon
     monkeypatch.setattr(bench, "QUICK", bench.Settings(warmup=1, steps=1, run_steps=4))
     monkeypatch.setitem(bench.BENCHMARKS, "multimnist", {**bench.BENCHMARKS["multimnist"], "batch_size": 8})
     out = tmp_path / "bench.json"
-    bench.main(["--quick", "--benchmark", "multimnist", "--methods", "unitary", "imtlg", "autoscale",
-                "--device", "cpu", "--out", str(out)])
+    bench.main(
+        [
+            "--quick",
+            "--benchmark",
+            "multimnist",
+            "--methods",
+            "unitary",
+            "imtlg",
+            "autoscale",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ]
+    )
     lines = capsys.readouterr().out.strip().splitlines()[-4:]
     labels = [label for _, label in bench.KEY_LINES]
     for line, label in zip(lines, labels, strict=True):
@@ -155,8 +186,14 @@ def test_quick_bench_prints_the_four_key_lines(tmp_path, monkeypatch: pytest.Mon
 
 def test_every_s_resumes_with_the_cached_gramian(tmp_path) -> None:
     # Steps 0-3 in epoch 1 (Gramians at 0 and 3), steps 4-5 of phase 1 reuse step 3's after the resume.
-    config = RunConfig(method="autoscale", method_options={"alpha": 0.75, "window": 2}, gramian="every:3",
-                       epochs=2, batch_size=32, data={"sizes": {"train": 128, "val": 32, "test": 32}})
+    config = RunConfig(
+        method="autoscale",
+        method_options={"alpha": 0.75, "window": 2},
+        gramian="every:3",
+        epochs=2,
+        batch_size=32,
+        data={"sizes": {"train": 128, "val": 32, "test": 32}},
+    )
     full = Trainer(config, progress=False).run()
     ckpt = tmp_path / "run.pt"
     Trainer(config, checkpoint_path=ckpt, progress=False).run(stop_after_epochs=1)

@@ -24,8 +24,22 @@ def test_sweep_fills_the_store_and_a_second_call_reuses_it(results_root: Path, c
 
 
 def test_train_with_method_options(results_root: Path, capsys: pytest.CaptureFixture):
-    assert main(["train", "--benchmark", "multimnist", "--profile", "smoke", "--method", "linear",
-                 "--option", "weights=[0.5,1.5]"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--benchmark",
+                "multimnist",
+                "--profile",
+                "smoke",
+                "--method",
+                "linear",
+                "--option",
+                "weights=[0.5,1.5]",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     record = json.loads(Path(out["record"]).read_text())
     assert record["config"]["method_options"] == {"weights": [0.5, 1.5]}

@@ -27,8 +27,15 @@ def tiny(**kw):
 
 def test_hash_ignores_labels_but_not_settings():
     a = tiny()
-    assert config_hash(a) == config_hash(tiny(device="cuda")) == config_hash(profile_config(
-        "multimnist", "cpu", **{k: v for k, v in a.to_dict().items() if k not in ("benchmark", "profile")}))
+    assert (
+        config_hash(a)
+        == config_hash(tiny(device="cuda"))
+        == config_hash(
+            profile_config(
+                "multimnist", "cpu", **{k: v for k, v in a.to_dict().items() if k not in ("benchmark", "profile")}
+            )
+        )
+    )
     assert config_hash(a) != config_hash(tiny(lr=0.5))
     assert config_hash(a) != config_hash(tiny(seed=1))
 

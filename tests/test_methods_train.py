@@ -14,8 +14,15 @@ OPTIONS = {"linear": {"weights": [0.7, 1.3]}, "autoscale": {"window": 2, "alpha"
 
 @pytest.mark.parametrize("method", available_methods())
 def test_method_trains_and_logs_metrics(method: str):
-    config = RunConfig(method=method, method_options=OPTIONS.get(method, {}), epochs=2, batch_size=32, lr=3e-3,
-                       metrics_every=2, data={"sizes": {"train": 128, "val": 32, "test": 32}})
+    config = RunConfig(
+        method=method,
+        method_options=OPTIONS.get(method, {}),
+        epochs=2,
+        batch_size=32,
+        lr=3e-3,
+        metrics_every=2,
+        data={"sizes": {"train": 128, "val": 32, "test": 32}},
+    )
     record = train(config, progress=False)
     assert record["complete"] and record["total_steps"] == 8
     weights = record["steps"]["weights"]

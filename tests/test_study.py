@@ -21,8 +21,14 @@ from autoscale.study import (
 
 def fake_record(weights, acc_left, acc_right, gms=0.5, cond=10.0, seed=0, steps=8):
     losses = [[1.0 / (1 + t), 2.0 / (1 + t)] for t in range(steps)]
-    logged = {"step": [0, 4], "gms": [gms, gms], "cos": [0.1, 0.1], "cond": [cond, cond * 100],
-              "itr_std": [0.0, 0.2], "rls_std": [0.3, 0.3]}
+    logged = {
+        "step": [0, 4],
+        "gms": [gms, gms],
+        "cos": [0.1, 0.1],
+        "cond": [cond, cond * 100],
+        "itr_std": [0.0, 0.2],
+        "rls_std": [0.3, 0.3],
+    }
     return {
         "config": {"method_options": {"weights": list(weights)}, "metrics_every": 1, "seed": seed},
         "tasks": {t: {"primary": "acc", "higher_is_better": {"acc": True}} for t in ("left", "right")},
@@ -50,8 +56,11 @@ def test_run_average_uses_log10_for_condition_number():
 
 def test_sweep_table_averages_seeds():
     baseline = {"left": 100.0, "right": 100.0}
-    records = [fake_record([0.5, 1.5], 90, 80, seed=0), fake_record([0.5, 1.5], 80, 90, seed=1),
-               fake_record([1.0, 1.0], 95, 95)]
+    records = [
+        fake_record([0.5, 1.5], 90, 80, seed=0),
+        fake_record([0.5, 1.5], 80, 90, seed=1),
+        fake_record([1.0, 1.0], 95, 95),
+    ]
     table = sweep_table(records, baseline)
     assert table.loc["(0.50, 1.50)", "seeds"] == 2
     assert table.loc["(0.50, 1.50)", "Δm"] == pytest.approx(15.0)  # both seeds lose 15% on average
@@ -71,11 +80,18 @@ def test_spearman_bootstrap_monotone_and_independent():
     assert all(math.isnan(v) for v in spearman_bootstrap([1, 2], [3, 4]))
 
 
-@pytest.mark.parametrize("claim,low,high,expected", [
-    (-1, -0.9, -0.2, "holds"), (-1, 0.2, 0.9, "opposite"), (-1, -0.5, 0.3, "inconclusive (interval includes 0)"),
-    (+1, 0.1, 0.8, "holds"), (0, -0.4, 0.4, "holds (no significant relation)"),
-    (0, 0.3, 0.9, "does not hold (relation found)"), (1, float("nan"), 0.1, "undetermined"),
-])
+@pytest.mark.parametrize(
+    "claim,low,high,expected",
+    [
+        (-1, -0.9, -0.2, "holds"),
+        (-1, 0.2, 0.9, "opposite"),
+        (-1, -0.5, 0.3, "inconclusive (interval includes 0)"),
+        (+1, 0.1, 0.8, "holds"),
+        (0, -0.4, 0.4, "holds (no significant relation)"),
+        (0, 0.3, 0.9, "does not hold (relation found)"),
+        (1, float("nan"), 0.1, "undetermined"),
+    ],
+)
 def test_verdict(claim, low, high, expected):
     assert verdict(claim, low, high) == expected
 
@@ -83,8 +99,10 @@ def test_verdict(claim, low, high, expected):
 def test_correlation_table_and_examples():
     baseline = {"left": 100.0, "right": 100.0}
     # Higher GMS ↔ higher accuracy (lower Δm): the paper's claim for GMS holds by construction.
-    records = [fake_record([w, 2 - w], 80 + 10 * g, 80 + 10 * g, gms=g)
-               for w, g in zip(np.linspace(0.2, 1.8, 9), np.linspace(0.1, 0.9, 9), strict=True)]
+    records = [
+        fake_record([w, 2 - w], 80 + 10 * g, 80 + 10 * g, gms=g)
+        for w, g in zip(np.linspace(0.2, 1.8, 9), np.linspace(0.1, 0.9, 9), strict=True)
+    ]
     table = sweep_table(records, baseline)
     corr = correlation_table({"toy": table}, n_boot=200).set_index("metric")
     assert corr.loc["gradient magnitude similarity", "ρ(Δm, metric)"] == pytest.approx(-1.0)

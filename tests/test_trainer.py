@@ -31,8 +31,13 @@ def test_loss_decreases_and_record_is_complete():
 
 
 def deterministic_part(record: dict) -> dict:
-    return {"epochs": record["epochs"], "loss": record["steps"]["loss"], "weights": record["steps"]["weights"],
-            "method": record["method"], "metrics": record["metrics"]}
+    return {
+        "epochs": record["epochs"],
+        "loss": record["steps"]["loss"],
+        "weights": record["steps"]["weights"],
+        "method": record["method"],
+        "metrics": record["metrics"],
+    }
 
 
 def test_resume_gives_the_same_record_as_an_uninterrupted_run(tmp_path: Path):

@@ -160,8 +160,14 @@ def make_setup(benchmark: str, method: str, options: dict, device: torch.device,
 
 
 def train_step(setup: Setup, gramian: str = "exact") -> TrainStep:
-    return TrainStep(setup.model, setup.tasks, setup.method, setup.optimizer, gramian=gramian,
-                     max_grad_norm=getattr(setup.method, "max_norm", None))
+    return TrainStep(
+        setup.model,
+        setup.tasks,
+        setup.method,
+        setup.optimizer,
+        gramian=gramian,
+        max_grad_norm=getattr(setup.method, "max_norm", None),
+    )
 
 
 def loop_step(setup: Setup, x: Tensor, targets: dict[str, Tensor]) -> None:
@@ -173,11 +179,19 @@ def loop_step(setup: Setup, x: Tensor, targets: dict[str, Tensor]) -> None:
     num_shared = sum(sizes[: len(shared)])
     losses = stack_losses(setup.tasks, model(x), targets)
     k = losses.shape[0]
-    jac = torch.stack([
-        torch.cat([g.reshape(-1) for g in torch.autograd.grad(
-            losses[i], params, retain_graph=i < k - 1, allow_unused=True, materialize_grads=True)])
-        for i in range(k)
-    ])
+    jac = torch.stack(
+        [
+            torch.cat(
+                [
+                    g.reshape(-1)
+                    for g in torch.autograd.grad(
+                        losses[i], params, retain_graph=i < k - 1, allow_unused=True, materialize_grads=True
+                    )
+                ]
+            )
+            for i in range(k)
+        ]
+    )
     gramian = jac[:, :num_shared] @ jac[:, :num_shared].T
     weights = method.weights(losses.detach(), gramian)
     setup.optimizer.zero_grad(set_to_none=True)
@@ -209,8 +223,9 @@ def _state() -> dict:
     return {"step_time_s": [], "step_loss": [], "step_weights": [], "metrics": {}, "initial_loss": None}
 
 
-def round_robin(variants: dict[str, Callable[[int], None]], rounds: int, device: torch.device,
-                memory: bool) -> tuple[dict[str, list[float]], dict[str, float | None]]:
+def round_robin(
+    variants: dict[str, Callable[[int], None]], rounds: int, device: torch.device, memory: bool
+) -> tuple[dict[str, list[float]], dict[str, float | None]]:
     """Step every variant once per round; per-step seconds and (CUDA) peak MiB per variant."""
     times: dict[str, list[float]] = {name: [] for name in variants}
     peaks: dict[str, float | None] = dict.fromkeys(variants)
@@ -247,8 +262,12 @@ def step_variants(benchmark: str, device: torch.device, settings: Settings, meth
             add(method, method, OPTIONS.get(method))
     for mode in CHEAP_MODES:
         add(f"{GRAMIAN_METHOD} [{mode}]", GRAMIAN_METHOD, gramian=mode)
-    for name, fn in (("forward", forward_only), ("forward+backward", forward_backward),
-                     ("per-task backward loop", loop_step), ("gramian + backward", previous_step)):
+    for name, fn in (
+        ("forward", forward_only),
+        ("forward+backward", forward_backward),
+        ("per-task backward loop", loop_step),
+        ("gramian + backward", previous_step),
+    ):
         setup = make_setup(benchmark, GRAMIAN_METHOD, {}, device, settings.seed, horizon)
         variants[name] = lambda r, fn=fn, setup=setup: fn(setup, x, targets)
     return variants
@@ -258,10 +277,12 @@ def bench_steps(benchmark: str, device: torch.device, settings: Settings, method
     """The per-method table of one benchmark, the baseline comparison and the FLOP floor."""
     variants = step_variants(benchmark, device, settings, methods)
     times, peaks = round_robin(variants, settings.warmup + settings.steps, device, device.type == "cuda")
-    median = {name: statistics.median(t[settings.warmup:]) for name, t in times.items()}
+    median = {name: statistics.median(t[settings.warmup :]) for name, t in times.items()}
     unitary = median["unitary"]
-    rows = {name: {"median_s": median[name], "ratio_to_unitary": median[name] / unitary,
-                   "peak_memory_mib": peaks[name]} for name in variants}
+    rows = {
+        name: {"median_s": median[name], "ratio_to_unitary": median[name] / unitary, "peak_memory_mib": peaks[name]}
+        for name in variants
+    }
     k = len(build_tasks(benchmark))
     forward, backward = median["forward"], median["forward+backward"] - median["forward"]
     floor = (forward + k * backward) / (forward + backward)
@@ -275,8 +296,13 @@ def bench_steps(benchmark: str, device: torch.device, settings: Settings, method
         "shared_parameters": sum(p.numel() for p in setup.model.shared_parameters()),
         "head_parameters": sum(p.numel() for p in setup.model.task_parameters()),
         "steps": rows,
-        "floor": {"forward_s": forward, "backward_s": backward, "floor_ratio": floor, "exact_ratio": exact,
-                  "exact_over_floor": exact / floor},
+        "floor": {
+            "forward_s": forward,
+            "backward_s": backward,
+            "floor_ratio": floor,
+            "exact_ratio": exact,
+            "exact_over_floor": exact / floor,
+        },
         "exact_over_loop": median[GRAMIAN_METHOD] / median["per-task backward loop"],
     }
 
@@ -297,9 +323,15 @@ def bench_runs(benchmark: str, device: torch.device, settings: Settings, cheap: 
             warm(x, targets, r, state)
     times, _ = round_robin(variants, settings.run_steps, device, memory=False)
     total = {name: sum(t) for name, t in times.items()}
-    return {"benchmark": benchmark, "steps": settings.run_steps, "alpha": 0.2, "cheap_gramian": cheap,
-            "total_s": total, "run_exact": total["exact"] / total["unitary"],
-            "run_cheap": total["cheap"] / total["unitary"]}
+    return {
+        "benchmark": benchmark,
+        "steps": settings.run_steps,
+        "alpha": 0.2,
+        "cheap_gramian": cheap,
+        "total_s": total,
+        "run_exact": total["exact"] / total["unitary"],
+        "run_cheap": total["cheap"] / total["unitary"],
+    }
 
 
 def device_kind(device: torch.device) -> str:
@@ -308,8 +340,14 @@ def device_kind(device: torch.device) -> str:
     return f"cpu-{torch.get_num_threads()}thread"
 
 
-def run_bench(benchmarks: list[str], methods: list[str], device: torch.device, settings: Settings,
-              cheap: str = DEFAULT_CHEAP, progress: Callable[[str], None] = print) -> dict:
+def run_bench(
+    benchmarks: list[str],
+    methods: list[str],
+    device: torch.device,
+    settings: Settings,
+    cheap: str = DEFAULT_CHEAP,
+    progress: Callable[[str], None] = print,
+) -> dict:
     """The whole benchmark as a JSON-serialisable dict (see the module docstring)."""
     started = time.perf_counter()
     load_before = os.getloadavg()
@@ -332,9 +370,13 @@ def run_bench(benchmarks: list[str], methods: list[str], device: torch.device, s
     progress(f"timing whole runs on {headline} ...")
     result["runs"] = bench_runs(headline, device, settings, cheap)
     steps = result["benchmarks"][headline]
-    result["key_ratios"] = {"benchmark": headline, "exact_over_loop": steps["exact_over_loop"],
-                            "exact_over_floor": steps["floor"]["exact_over_floor"],
-                            "run_exact": result["runs"]["run_exact"], "run_cheap": result["runs"]["run_cheap"]}
+    result["key_ratios"] = {
+        "benchmark": headline,
+        "exact_over_loop": steps["exact_over_loop"],
+        "exact_over_floor": steps["floor"]["exact_over_floor"],
+        "run_exact": result["runs"]["run_exact"],
+        "run_cheap": result["runs"]["run_cheap"],
+    }
     result["load_average"] = {"before": list(load_before), "after": list(os.getloadavg())}
     result["wall_s"] = time.perf_counter() - started
     return result
@@ -346,8 +388,10 @@ def format_table(result: dict) -> str:
     header = f"{'step':30s}" + "".join(f"{b + ' ms':>20s}{'x':>7s}" for b in result["benchmarks"])
     lines = [header]
     for name in names:
-        cells = "".join(f"{r['steps'][name]['median_s'] * 1e3:20.1f}{r['steps'][name]['ratio_to_unitary']:7.2f}"
-                        for r in result["benchmarks"].values())
+        cells = "".join(
+            f"{r['steps'][name]['median_s'] * 1e3:20.1f}{r['steps'][name]['ratio_to_unitary']:7.2f}"
+            for r in result["benchmarks"].values()
+        )
         lines.append(f"{name:30s}{cells}")
     floors = "".join(f"{'':20s}{r['floor']['floor_ratio']:7.2f}" for r in result["benchmarks"].values())
     lines.append(f"{'flop floor (F+K·B)/(F+B)':30s}{floors}")

@@ -28,10 +28,8 @@ from autoscale.train import RunConfig, train
 MODES = ("exact", "last_layer", "representation", "every:4")
 SEEDS = (0, 1, 2)
 # 15 epochs of 40 steps: T = 600, 120 exploration steps in 4 windows of τ = 30.
-STUDY = {"epochs": 15, "batch_size": 256, "lr": 1e-3,
-         "data": {"sizes": {"train": 10_240, "val": 1_000, "test": 2_000}}}
-QUICK_STUDY = {"epochs": 3, "batch_size": 64, "lr": 1e-3,
-               "data": {"sizes": {"train": 1_280, "val": 256, "test": 256}}}
+STUDY = {"epochs": 15, "batch_size": 256, "lr": 1e-3, "data": {"sizes": {"train": 10_240, "val": 1_000, "test": 2_000}}}
+QUICK_STUDY = {"epochs": 3, "batch_size": 64, "lr": 1e-3, "data": {"sizes": {"train": 1_280, "val": 256, "test": 256}}}
 AUTOSCALE = {"alpha": 0.2, "window": 30}
 QUICK_AUTOSCALE = {"alpha": 0.2, "window": 12}
 
@@ -41,8 +39,9 @@ def relative_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
-def run_study(device: str = "cpu", quick: bool = False, modes: tuple[str, ...] = MODES,
-              seeds: tuple[int, ...] = SEEDS) -> dict[str, Any]:
+def run_study(
+    device: str = "cpu", quick: bool = False, modes: tuple[str, ...] = MODES, seeds: tuple[int, ...] = SEEDS
+) -> dict[str, Any]:
     """Train the study's runs and summarise them (JSON-serialisable; the module docstring)."""
     started = time.perf_counter()
     base = dict(QUICK_STUDY if quick else STUDY, benchmark="multimnist", device=device)
@@ -51,13 +50,17 @@ def run_study(device: str = "cpu", quick: bool = False, modes: tuple[str, ...] =
     results: dict[str, list[dict]] = {m: [] for m in modes}
     seconds: dict[str, list[float]] = {m: [] for m in modes}
     for seed, mode in itertools.product(seeds, modes):
-        record = train(RunConfig(method="autoscale", method_options=options, gramian=mode, seed=seed, **base),
-                       progress=False)
+        record = train(
+            RunConfig(method="autoscale", method_options=options, gramian=mode, seed=seed, **base), progress=False
+        )
         weights[mode][seed] = np.asarray(record["method"]["final_weights"])
         results[mode].append(record)
         seconds[mode].append(sum(record["steps"]["time_s"]))
-    stl = [train(RunConfig(method="unitary", tasks=[task], seed=seed, **base), progress=False)
-           for seed in seeds for task in ("left", "right")]
+    stl = [
+        train(RunConfig(method="unitary", tasks=[task], seed=seed, **base), progress=False)
+        for seed in seeds
+        for task in ("left", "right")
+    ]
     baseline = single_task_baseline(stl)
     higher = directions(stl)
     exact = weights["exact"]

@@ -33,11 +33,14 @@ def _options(pairs: list[str]) -> dict[str, Any]:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m autoscale", description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    top = argparse.ArgumentParser(
+        prog="python -m autoscale", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = top.add_subparsers(dest="command", required=True)
-    for name, helptext in (("sweep", "linear-scalarization weight sweep + single-task baselines"),
-                           ("train", "train one configuration")):
+    for name, helptext in (
+        ("sweep", "linear-scalarization weight sweep + single-task baselines"),
+        ("train", "train one configuration"),
+    ):
         sub = commands.add_parser(name, help=helptext)
         sub.add_argument("--benchmark", required=True, choices=benchmarks())
         sub.add_argument("--profile", default="cpu", choices=PROFILES)
@@ -48,8 +51,13 @@ def parser() -> argparse.ArgumentParser:
     train = commands.choices["train"]
     train.add_argument("--method", default="unitary", choices=available_methods())
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                       help="method option, value as JSON (e.g. weights=[0.5,1.5], alpha=0.3); repeatable")
+    train.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="method option, value as JSON (e.g. weights=[0.5,1.5], alpha=0.3); repeatable",
+    )
     return top
 
 
@@ -59,11 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sweep":
         plan = ls_sweep_plan(args.benchmark, args.profile, device=args.device, n_weights=args.n_weights)
         ls, stl = run_sweep_plan(plan, store, force=args.force)
-        print(f"{len(ls)} weight-set runs and {len(stl)} single-task runs of {args.benchmark} "
-              f"[{args.profile}] are in {store.root}")
+        print(
+            f"{len(ls)} weight-set runs and {len(stl)} single-task runs of {args.benchmark} "
+            f"[{args.profile}] are in {store.root}"
+        )
         return 0
-    config = profile_config(args.benchmark, args.profile, device=args.device, method=args.method, seed=args.seed,
-                            method_options=_options(args.option))
+    config = profile_config(
+        args.benchmark,
+        args.profile,
+        device=args.device,
+        method=args.method,
+        seed=args.seed,
+        method_options=_options(args.option),
+    )
     record = run(config, store, force=args.force)
     print(json.dumps({"record": str(store.path(config)), "test": record["final"]["test"]}, indent=1))
     return 0

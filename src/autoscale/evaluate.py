@@ -36,9 +36,7 @@ def _signed_relative(
     return np.asarray(out, dtype=float)
 
 
-def delta_m(
-    results: Mapping[str, float], baseline: Mapping[str, float], higher_is_better: Mapping[str, bool]
-) -> float:
+def delta_m(results: Mapping[str, float], baseline: Mapping[str, float], higher_is_better: Mapping[str, bool]) -> float:
     """Δm in percent (lower is better), averaged over the baseline's tasks."""
     return float(_signed_relative(results, baseline, higher_is_better).mean())
 
@@ -113,7 +111,8 @@ def results_table(
         row["step time (ms)"] = 1000 * float(np.median(times)) if times else float("nan")
         rows.append(row)
     table = pd.DataFrame(rows).set_index("label")
-    ranks = mean_rank({label: {t: table.loc[label, t] for t in baseline} for label in table.index},
-                      {t: higher[t] for t in baseline})
+    ranks = mean_rank(
+        {label: {t: table.loc[label, t] for t in baseline} for label in table.index}, {t: higher[t] for t in baseline}
+    )
     table.insert(1, "MR", [ranks[label] for label in table.index])
     return table

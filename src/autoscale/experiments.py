@@ -32,13 +32,26 @@ DEVICES = ("cpu", "cuda")
 # Per benchmark and profile: the RunConfig fields that differ from RunConfig's defaults.
 PROFILE_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "multimnist": {
-        "smoke": {"epochs": 1, "batch_size": 64, "metrics_every": 4,
-                  "data": {"sizes": {"train": 512, "val": 256, "test": 256}}},
-        "cpu": {"epochs": 10, "batch_size": 128, "metrics_every": 20,
-                "data": {"sizes": {"train": 10_000, "val": 2_000, "test": 5_000}}},
-        "full": {"epochs": 30, "batch_size": 256, "metrics_every": 25, "scheduler": "step",
-                 "scheduler_options": {"step_size": 10, "gamma": 0.5},
-                 "data": {"sizes": {"train": None, "val": None, "test": None}}},
+        "smoke": {
+            "epochs": 1,
+            "batch_size": 64,
+            "metrics_every": 4,
+            "data": {"sizes": {"train": 512, "val": 256, "test": 256}},
+        },
+        "cpu": {
+            "epochs": 10,
+            "batch_size": 128,
+            "metrics_every": 20,
+            "data": {"sizes": {"train": 10_000, "val": 2_000, "test": 5_000}},
+        },
+        "full": {
+            "epochs": 30,
+            "batch_size": 256,
+            "metrics_every": 25,
+            "scheduler": "step",
+            "scheduler_options": {"step_size": 10, "gamma": 0.5},
+            "data": {"sizes": {"train": None, "val": None, "test": None}},
+        },
     },
 }
 PROFILE_SETTINGS["multifashion"] = copy.deepcopy(PROFILE_SETTINGS["multimnist"])
@@ -46,13 +59,31 @@ PROFILE_SETTINGS["multifashion"] = copy.deepcopy(PROFILE_SETTINGS["multimnist"])
 # autoscale.data.scene_datasets); the small CNN at cpu, a dilated ResNet-18 at full.
 for _kind in ("scenes-street", "scenes-indoor"):
     PROFILE_SETTINGS[_kind] = {
-        "smoke": {"epochs": 1, "batch_size": 8, "metrics_every": 2, "data": {"profile": "smoke"},
-                  "model": {"arch": "small"}},
-        "cpu": {"epochs": 8, "batch_size": 32, "lr": 2e-3, "metrics_every": 10, "data": {"profile": "cpu"},
-                "model": {"arch": "small"}},
-        "full": {"epochs": 20, "batch_size": 16, "lr": 1e-4, "metrics_every": 25, "data": {"profile": "full"},
-                 "model": {"arch": "resnet18"}, "scheduler": "step",
-                 "scheduler_options": {"step_size": 10, "gamma": 0.5}},
+        "smoke": {
+            "epochs": 1,
+            "batch_size": 8,
+            "metrics_every": 2,
+            "data": {"profile": "smoke"},
+            "model": {"arch": "small"},
+        },
+        "cpu": {
+            "epochs": 8,
+            "batch_size": 32,
+            "lr": 2e-3,
+            "metrics_every": 10,
+            "data": {"profile": "cpu"},
+            "model": {"arch": "small"},
+        },
+        "full": {
+            "epochs": 20,
+            "batch_size": 16,
+            "lr": 1e-4,
+            "metrics_every": 25,
+            "data": {"profile": "full"},
+            "model": {"arch": "resnet18"},
+            "scheduler": "step",
+            "scheduler_options": {"step_size": 10, "gamma": 0.5},
+        },
     }
 
 # Seeds and number of fixed weight sets of a linear-scalarization sweep, per profile. At cpu the
@@ -255,15 +286,22 @@ def ls_sweep_plan(benchmark: str, profile: str, device: str = "cpu", n_weights: 
     task_names = [t.name for t in build_tasks(benchmark)]
     seeds = profile_seeds(benchmark, profile)
     weight_sets = linear_weight_grid(len(task_names), n_weights or LS_SWEEP_SIZE[profile])
-    ls_configs = [profile_config(benchmark, profile, device=device, method="linear", seed=seed,
-                                 method_options={"weights": w}) for w in weight_sets for seed in seeds]
-    stl_configs = [profile_config(benchmark, profile, device=device, tasks=[task], seed=seed)
-                   for task in task_names for seed in seeds]
+    ls_configs = [
+        profile_config(benchmark, profile, device=device, method="linear", seed=seed, method_options={"weights": w})
+        for w in weight_sets
+        for seed in seeds
+    ]
+    stl_configs = [
+        profile_config(benchmark, profile, device=device, tasks=[task], seed=seed)
+        for task in task_names
+        for seed in seeds
+    ]
     return SweepPlan(benchmark, profile, task_names, weight_sets, seeds, ls_configs, stl_configs)
 
 
-def run_sweep_plan(plan: SweepPlan, store: RunStore | None = None, force: bool = False,
-                   progress: bool = True) -> tuple[list[dict], list[dict]]:
+def run_sweep_plan(
+    plan: SweepPlan, store: RunStore | None = None, force: bool = False, progress: bool = True
+) -> tuple[list[dict], list[dict]]:
     """Records of the plan's weight-set runs and single-task runs (trained where missing)."""
     ls = sweep(plan.ls_configs, store, force=force, progress=progress, desc=f"{plan.benchmark} weight sets")
     stl = sweep(plan.stl_configs, store, force=force, progress=progress, desc=f"{plan.benchmark} single-task")

@@ -85,17 +85,14 @@ def weight_label(weights: Sequence[float]) -> str:
     return "(" + ", ".join(f"{w:.2f}" for w in weights) + ")"
 
 
-def sweep_table(
-    ls_records: Sequence[dict], baseline: Mapping[str, float], split: str = "test"
-) -> pd.DataFrame:
+def sweep_table(ls_records: Sequence[dict], baseline: Mapping[str, float], split: str = "test") -> pd.DataFrame:
     """One row per weight set: Δm on ``split`` and the run-averaged study metrics, averaged over
     seeds (the column ``seeds`` counts them)."""
     higher = directions(ls_records)
     rows: dict[str, list[dict]] = {}
     for record in ls_records:
         weights = record["config"]["method_options"]["weights"]
-        row = {"weights": tuple(weights),
-               "Δm": delta_m(primary_metrics(record, split), baseline, higher)}
+        row = {"weights": tuple(weights), "Δm": delta_m(primary_metrics(record, split), baseline, higher)}
         row.update({m.key: run_average(record, m.key) for m in STUDY_METRICS})
         rows.setdefault(weight_label(weights), []).append(row)
     out = []
@@ -153,10 +150,17 @@ def correlation_table(tables: Mapping[str, pd.DataFrame], n_boot: int = 2000) ->
     for benchmark, table in tables.items():
         for m in STUDY_METRICS:
             rho, low, high = spearman_bootstrap(table["Δm"], table[m.key], n_boot=n_boot)
-            rows.append({"benchmark": benchmark, "metric": m.label, "paper's claim": CLAIM_TEXT[m.claim],
-                         "ρ(Δm, metric)": rho, "95% interval": f"[{low:.2f}, {high:.2f}]",
-                         "weight sets": int(np.isfinite(table[m.key]).sum()),
-                         "verdict": verdict(m.claim, low, high)})
+            rows.append(
+                {
+                    "benchmark": benchmark,
+                    "metric": m.label,
+                    "paper's claim": CLAIM_TEXT[m.claim],
+                    "ρ(Δm, metric)": rho,
+                    "95% interval": f"[{low:.2f}, {high:.2f}]",
+                    "weight sets": int(np.isfinite(table[m.key]).sum()),
+                    "verdict": verdict(m.claim, low, high),
+                }
+            )
     return pd.DataFrame(rows)
 
 

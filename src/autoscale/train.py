@@ -298,8 +298,9 @@ class TrainStep:
         elif method.needs_gramian:
             gramian = state["gramian_cache"]
         try:
-            check_step_inputs(len(self.tasks), losses, gramian, needs_gramian=method.needs_gramian,
-                              task_names=self.task_names)
+            check_step_inputs(
+                len(self.tasks), losses, gramian, needs_gramian=method.needs_gramian, task_names=self.task_names
+            )
         except ValueError as err:
             raise InvalidStepInputs(str(err)) from err
         weights = method.weights(losses.detach(), gramian)
@@ -361,11 +362,18 @@ class Trainer:
             p.data = p.data.to(self.device)
         self.optimizer = _optimizer(config, [*self.model.parameters(), *self.method.parameters()])
         self.scheduler = _scheduler(config, self.optimizer)
-        max_grad_norm = config.max_grad_norm if config.max_grad_norm is not None else getattr(
-            self.method, "max_norm", None
+        max_grad_norm = (
+            config.max_grad_norm if config.max_grad_norm is not None else getattr(self.method, "max_norm", None)
         )
-        self.train_step = TrainStep(self.model, self.tasks, self.method, self.optimizer, gramian=config.gramian,
-                                    metrics_every=config.metrics_every, max_grad_norm=max_grad_norm)
+        self.train_step = TrainStep(
+            self.model,
+            self.tasks,
+            self.method,
+            self.optimizer,
+            gramian=config.gramian,
+            metrics_every=config.metrics_every,
+            max_grad_norm=max_grad_norm,
+        )
 
     def _dataset(self, split: str):
         options = dict(self.config.data)
@@ -377,8 +385,13 @@ class Trainer:
     def _loader(self, split: str, epoch: int = 0) -> DataLoader:
         if split == "train":
             generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
-            return DataLoader(self.datasets[split], batch_size=self.config.batch_size, shuffle=True,
-                              generator=generator, drop_last=False)
+            return DataLoader(
+                self.datasets[split],
+                batch_size=self.config.batch_size,
+                shuffle=True,
+                generator=generator,
+                drop_last=False,
+            )
         return DataLoader(self.datasets[split], batch_size=self.config.eval_batch_size, shuffle=False)
 
     # -- one step -------------------------------------------------------------------------------
@@ -399,16 +412,19 @@ class Trainer:
     def _save_checkpoint(self, state: dict) -> None:
         if self.checkpoint_path is None:
             return
-        _atomic_torch_save(self.checkpoint_path, {
-            "config": self.config.to_dict(),
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
-            "method": self.method.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            "state": state,
-        })
+        _atomic_torch_save(
+            self.checkpoint_path,
+            {
+                "config": self.config.to_dict(),
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+                "method": self.method.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                "state": state,
+            },
+        )
 
     def _load_checkpoint(self) -> dict | None:
         if self.checkpoint_path is None or not self.checkpoint_path.is_file():
@@ -428,19 +444,30 @@ class Trainer:
 
     # -- the run --------------------------------------------------------------------------------
 
-    def run(self, stop_after_epochs: int | None = None,
-            on_epoch: Callable[[dict], None] | None = None) -> dict:
+    def run(self, stop_after_epochs: int | None = None, on_epoch: Callable[[dict], None] | None = None) -> dict:
         """Train (resuming from the checkpoint if one exists) and return the run record.
 
         ``stop_after_epochs`` ends the call early after that many epochs of this call (the
         checkpoint lets a later call continue); the returned record is then incomplete.
         """
         state = self._load_checkpoint() or {
-            "epoch": 0, "step": 0, "epochs": [], "step_loss": [], "step_weights": [], "step_time_s": [],
-            "metrics": {}, "initial_loss": None, "train_seconds": 0.0,
+            "epoch": 0,
+            "step": 0,
+            "epochs": [],
+            "step_loss": [],
+            "step_weights": [],
+            "step_time_s": [],
+            "metrics": {},
+            "initial_loss": None,
+            "train_seconds": 0.0,
         }
-        bar = tqdm(total=self.total_steps, initial=state["step"], disable=not self.progress,
-                   desc=f"{self.config.method} on {self.config.benchmark}", leave=False)
+        bar = tqdm(
+            total=self.total_steps,
+            initial=state["step"],
+            disable=not self.progress,
+            desc=f"{self.config.method} on {self.config.benchmark}",
+            leave=False,
+        )
         epochs_this_call = 0
         while state["epoch"] < self.config.epochs:
             epoch = state["epoch"]
@@ -456,13 +483,15 @@ class Trainer:
             if self.scheduler:
                 self.scheduler.step()
             state["train_seconds"] += time.perf_counter() - started
-            state["epochs"].append({
-                "epoch": epoch + 1,
-                "step": state["step"],
-                "train_loss": dict(zip(self.task_names, mean_loss.tolist(), strict=True)),
-                "val": evaluate_split(self.model, self.tasks, self._loader("val"), self.device),
-                "test": evaluate_split(self.model, self.tasks, self._loader("test"), self.device),
-            })
+            state["epochs"].append(
+                {
+                    "epoch": epoch + 1,
+                    "step": state["step"],
+                    "train_loss": dict(zip(self.task_names, mean_loss.tolist(), strict=True)),
+                    "val": evaluate_split(self.model, self.tasks, self._loader("val"), self.device),
+                    "test": evaluate_split(self.model, self.tasks, self._loader("test"), self.device),
+                }
+            )
             state["epoch"] += 1
             self._save_checkpoint(state)
             if on_epoch:
@@ -475,7 +504,7 @@ class Trainer:
 
     def _record(self, state: dict) -> dict:
         times = np.asarray(state["step_time_s"])
-        steady = times[min(len(times) // 10, 20):] if len(times) else times
+        steady = times[min(len(times) // 10, 20) :] if len(times) else times
         return {
             "config": self.config.to_dict(),
             "version": autoscale.__version__,

