@@ -7,6 +7,7 @@ import re
 
 import pytest
 import torch
+from helpers import small_cnn
 from torch import Tensor, nn
 
 from autoscale import bench
@@ -35,18 +36,7 @@ class Recorder(Weighting):
 
 def cnn_model() -> tuple[MultiTaskModel, list, Tensor, dict[str, Tensor]]:
     """A small CNN with BatchNorm and three classification heads, float64."""
-    encoder = nn.Sequential(
-        nn.Conv2d(1, 4, 3),
-        nn.BatchNorm2d(4),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(4, 6, 3),
-        nn.BatchNorm2d(6),
-        nn.ReLU(),
-        nn.Flatten(),
-        nn.Linear(6 * 3 * 3, 8),
-        nn.ReLU(),
-    )
+    encoder = nn.Sequential(small_cnn(), nn.ReLU())
     names = ["a", "b", "c"]
     model = MultiTaskModel(encoder, {n: nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 5)) for n in names})
     gen = torch.Generator().manual_seed(1)

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from helpers import small_cnn
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock
 
@@ -52,20 +53,6 @@ class MultiTaskNet(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         z = self.encoder(x)
         return self.losses_from_representation(z), z
-
-
-def small_cnn() -> nn.Module:
-    return nn.Sequential(
-        nn.Conv2d(1, 4, 3),
-        nn.BatchNorm2d(4),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(4, 6, 3),
-        nn.BatchNorm2d(6),
-        nn.ReLU(),
-        nn.Flatten(),
-        nn.Linear(6 * 3 * 3, 8),
-    )
 
 
 def dilated_net() -> nn.Module:
