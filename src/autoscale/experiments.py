@@ -280,7 +280,7 @@ class SweepPlan:
 
 
 def ls_sweep_plan(benchmark: str, profile: str, device: str = "cpu", n_weights: int | None = None) -> SweepPlan:
-    """The profile's weight grid (``LS_SWEEP_SIZE``) and seeds (``PROFILE_SEEDS``) for ``benchmark``."""
+    """The profile's weight grid (``LS_SWEEP_SIZE``) and seeds (:func:`profile_seeds`) for ``benchmark``."""
     from autoscale.tasks import build_tasks
 
     task_names = [t.name for t in build_tasks(benchmark)]

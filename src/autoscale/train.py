@@ -49,6 +49,7 @@ from autoscale.data import build_dataset
 from autoscale.gramian import SplitGradients, compute_gramian, last_layer_parameters, parse_gramian_mode
 from autoscale.methods import Weighting, build_method, method_class
 from autoscale.methods.base import check_step_inputs
+from autoscale.metrics import summarize_step
 from autoscale.models import MultiTaskModel, build_model
 from autoscale.tasks import Task, build_tasks, stack_losses
 
@@ -330,8 +331,6 @@ class TrainStep:
         state["step_weights"].append(weights.detach().float().cpu().tolist())
 
     def _log_metrics(self, state: dict, step: int, gramian: Tensor, losses: Tensor, weights: Tensor) -> None:
-        from autoscale.metrics import summarize_step
-
         if state["initial_loss"] is None:
             state["initial_loss"] = losses.cpu().tolist()
         l0 = torch.tensor(state["initial_loss"], dtype=losses.dtype, device=losses.device)
