@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from autoscale import experiments
 from autoscale.experiments import (
@@ -75,11 +76,44 @@ def test_interrupted_sweep_resumes_without_redoing_finished_runs(results_root: P
 
     monkeypatch.setattr(experiments, "Trainer", Counting)
     with pytest.raises(KeyboardInterrupt):
-        sweep(configs, store, progress=False)
+        sweep(configs, store, progress=False, workers=1)
     assert store.path(configs[0]).is_file() and not store.path(configs[1]).exists()
-    records = sweep(configs, store, progress=False)
+    records = sweep(configs, store, progress=False, workers=1)
     assert trained == [0, 1, 1, 2]
     assert [r["config"]["seed"] for r in records] == [0, 1, 2]
+
+
+def test_parallel_sweep_matches_one_thread_sequential_runs(results_root: Path):
+    configs = [tiny(seed=0), tiny(seed=1), tiny(method="linear", method_options={"weights": [1.5, 0.5]})]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        expected = [run(c, RunStore(results_root / "sequential"), progress=False) for c in configs]
+    finally:
+        torch.set_num_threads(threads)
+    stored = run(configs[0], RunStore(results_root / "parallel"), progress=False)
+    records = sweep(configs, RunStore(results_root / "parallel"), progress=False, workers=2)
+    assert records[0] == stored  # already stored: reused, not retrained
+    for got, want in zip(records[1:], expected[1:], strict=True):
+        assert got["config"] == want["config"]
+        assert got["steps"]["loss"] == want["steps"]["loss"]
+        assert got["final"]["test"] == want["final"]["test"]
+
+
+def test_failed_worker_run_names_the_run_and_keeps_finished_ones(results_root: Path):
+    store = RunStore()
+    good, bad = tiny(seed=3), tiny(method="linear", method_options={"weights": [1.0, 1.0, 1.0]})
+    with pytest.raises(RuntimeError, match=r"run linear .* failed in a worker"):
+        sweep([good, bad], store, progress=False, workers=2)
+    assert store.path(good).is_file() and not store.path(bad).exists()
+
+
+def test_workers_from_the_environment(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("AUTOSCALE_WORKERS", "3")
+    assert experiments.default_workers() == 3
+    monkeypatch.setenv("AUTOSCALE_WORKERS", "two")
+    with pytest.raises(ValueError, match="positive integer"):
+        experiments.default_workers()
 
 
 @pytest.mark.parametrize("k,n", [(2, 19), (3, 19), (4, 7)])

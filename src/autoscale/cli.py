@@ -48,6 +48,9 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--results-root", help="run store root (default: $AUTOSCALE_RESULTS_ROOT or ./results)")
         sub.add_argument("--force", action="store_true", help="retrain even if the run store holds a record")
     commands.choices["sweep"].add_argument("--n-weights", type=int, help="number of weight sets (default: profile's)")
+    commands.choices["sweep"].add_argument(
+        "--workers", type=int, help="runs trained at once (default: $AUTOSCALE_WORKERS or 1)"
+    )
     train = commands.choices["train"]
     train.add_argument("--method", default="unitary", choices=available_methods())
     train.add_argument("--seed", type=int, default=0)
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     store = RunStore(args.results_root)
     if args.command == "sweep":
         plan = ls_sweep_plan(args.benchmark, args.profile, device=args.device, n_weights=args.n_weights)
-        ls, stl = run_sweep_plan(plan, store, force=args.force)
+        ls, stl = run_sweep_plan(plan, store, force=args.force, workers=args.workers)
         print(
             f"{len(ls)} weight-set runs and {len(stl)} single-task runs of {args.benchmark} "
             f"[{args.profile}] are in {store.root}"

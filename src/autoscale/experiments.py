@@ -13,12 +13,16 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import multiprocessing
+import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from scipy.stats import qmc
 from tqdm import tqdm
 
@@ -180,20 +184,86 @@ def run(config: RunConfig, store: RunStore | None = None, force: bool = False, p
     return record
 
 
+def default_workers() -> int:
+    """Parallel runs of a sweep: ``$AUTOSCALE_WORKERS`` if set, else 1."""
+    value = os.environ.get("AUTOSCALE_WORKERS", "1")
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"AUTOSCALE_WORKERS={value!r}: expected a positive integer such as 2")
+    return int(value)
+
+
+def _start_worker(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def _run_in_worker(config: dict, root: str, force: bool) -> dict:
+    return run(RunConfig.from_dict(config), RunStore(root), force=force, progress=False)
+
+
 def sweep(
     configs: Sequence[RunConfig],
     store: RunStore | None = None,
     force: bool = False,
     progress: bool = True,
     desc: str = "runs",
+    workers: int | None = None,
 ) -> list[dict]:
-    """Records of every config, training only those missing from the store (in order)."""
+    """Records of every config (in order), training only those missing from the store.
+
+    With ``workers`` > 1 (default :func:`default_workers`) missing runs train in that many
+    processes at once, each with an equal share of this process's CPU threads. Small models use
+    cores better this way: on the 2-core reference machine two one-thread MultiMNIST runs finish
+    in 36 s where one two-thread run takes 32 s (1.8x the throughput). A run's numbers do not
+    depend on which worker trains it, but CPU kernels may round differently with another thread
+    count, so a record trained with 1 thread can differ in the last digits from one trained with 2.
+    Step times measured while other runs share the machine are comparable with each other, not
+    with the dedicated benchmark (``python -m autoscale.bench``).
+    """
     store = store or RunStore()
-    records = []
-    with tqdm(configs, desc=desc, disable=not progress) as bar:
-        for config in bar:
-            bar.set_postfix_str(f"{config.method} {config.method_options or ''}"[:60])
-            records.append(run(config, store, force=force, progress=False))
+    workers = default_workers() if workers is None else workers
+    records: list[dict | None] = [None if force else store.load(c) for c in configs]
+    missing = [i for i, r in enumerate(records) if r is None]
+    with tqdm(total=len(configs), initial=len(configs) - len(missing), desc=desc, disable=not progress) as bar:
+        if workers <= 1 or len(missing) <= 1:
+            for i in missing:
+                bar.set_postfix_str(f"{configs[i].method} {configs[i].method_options or ''}"[:60])
+                records[i] = run(configs[i], store, force=force, progress=False)
+                bar.update(1)
+        else:
+            records = _sweep_in_workers(configs, records, missing, store, force, min(workers, len(missing)), bar)
+    return records  # type: ignore[return-value]
+
+
+def _sweep_in_workers(
+    configs: Sequence[RunConfig],
+    records: list[dict | None],
+    missing: list[int],
+    store: RunStore,
+    force: bool,
+    workers: int,
+    bar: tqdm,
+) -> list[dict | None]:
+    # Spawned, not forked: a fork of a process whose OpenMP pool already runs can deadlock.
+    threads = max(1, torch.get_num_threads() // workers)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(threads,)) as pool:
+        futures = {pool.submit(_run_in_worker, configs[i].to_dict(), str(store.root), force): i for i in missing}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in done:
+                i = futures[future]
+                error = future.exception()
+                if error is not None:
+                    for other in pending:
+                        other.cancel()
+                    config = configs[i]
+                    raise RuntimeError(
+                        f"run {config.method} (seed {config.seed}, {config.benchmark}) failed in a worker: {error}; "
+                        "finished runs are kept in the store, so re-running the sweep continues from here"
+                    ) from error
+                records[i] = future.result()
+                bar.update(1)
     return records
 
 
@@ -300,9 +370,14 @@ def ls_sweep_plan(benchmark: str, profile: str, device: str = "cpu", n_weights: 
 
 
 def run_sweep_plan(
-    plan: SweepPlan, store: RunStore | None = None, force: bool = False, progress: bool = True
+    plan: SweepPlan,
+    store: RunStore | None = None,
+    force: bool = False,
+    progress: bool = True,
+    workers: int | None = None,
 ) -> tuple[list[dict], list[dict]]:
-    """Records of the plan's weight-set runs and single-task runs (trained where missing)."""
-    ls = sweep(plan.ls_configs, store, force=force, progress=progress, desc=f"{plan.benchmark} weight sets")
-    stl = sweep(plan.stl_configs, store, force=force, progress=progress, desc=f"{plan.benchmark} single-task")
-    return ls, stl
+    """Records of the plan's weight-set runs and single-task runs (trained where missing, in one
+    batch so that parallel workers stay busy)."""
+    configs = plan.ls_configs + plan.stl_configs
+    records = sweep(configs, store, force=force, progress=progress, desc=f"{plan.benchmark} sweep", workers=workers)
+    return records[: len(plan.ls_configs)], records[len(plan.ls_configs) :]
