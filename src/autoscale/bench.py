@@ -402,6 +402,12 @@ def key_lines(key_ratios: dict) -> list[str]:
     return [f"{label}: {key_ratios[key]:.2f}" for key, label in KEY_LINES]
 
 
+def committed_results(directory: Path | None = None) -> dict[str, dict]:
+    """The committed benchmark files (``results/full/bench/*.json`` of the repository), by name."""
+    directory = directory or Path(__file__).resolve().parents[2] / "results" / "full" / "bench"
+    return {path.stem: json.loads(path.read_text()) for path in sorted(directory.glob("*.json"))}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m autoscale.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--benchmark", nargs="+", choices=list(BENCHMARKS), default=list(BENCHMARKS))

@@ -15,7 +15,7 @@ import hashlib
 import json
 import multiprocessing
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,6 +232,25 @@ def sweep(
         else:
             records = _sweep_in_workers(configs, records, missing, store, force, min(workers, len(missing)), bar)
     return records  # type: ignore[return-value]
+
+
+def sweep_groups(
+    groups: Mapping[Any, Sequence[RunConfig]],
+    store: RunStore | None = None,
+    force: bool = False,
+    progress: bool = True,
+    desc: str = "runs",
+    workers: int | None = None,
+) -> dict[Any, list[dict]]:
+    """:func:`sweep` over every group's configs in one batch (so that parallel workers stay busy),
+    returned as records grouped the same way. Configs shared by groups are trained once."""
+    unique: dict[str, RunConfig] = {}
+    for configs in groups.values():
+        for config in configs:
+            unique.setdefault(config_hash(config), config)
+    records = sweep(list(unique.values()), store, force=force, progress=progress, desc=desc, workers=workers)
+    by_hash = dict(zip(unique, records, strict=True))
+    return {key: [by_hash[config_hash(c)] for c in configs] for key, configs in groups.items()}
 
 
 def _sweep_in_workers(

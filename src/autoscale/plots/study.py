@@ -25,10 +25,16 @@ def _mean_trajectory(records: Sequence[dict], key: str) -> tuple[np.ndarray, np.
 
 
 def plot_metric_trajectories(
-    ls_records: Sequence[dict], examples: Mapping[str, Sequence[str]], title: str = ""
+    ls_records: Sequence[dict],
+    examples: Mapping[str, Sequence[str]],
+    title: str = "",
+    highlight: Mapping[str, Sequence[dict]] | None = None,
 ) -> Figure:
     """One panel per study metric; one line per example weight set, coloured by its group
-    (greens: best Δm, orange: median, reds: worst). Lines are averaged over seeds."""
+    (greens: best Δm, orange: median, reds: worst). Lines are averaged over seeds.
+
+    ``highlight`` adds other runs (label -> records over seeds) as thick blue lines, e.g. AutoScale
+    beside the fixed weights (the paper's Fig. 8); an AutoScale run's switch step is marked."""
     by_label: dict[str, list[dict]] = {}
     for record in ls_records:
         by_label.setdefault(weight_label(record["config"]["method_options"]["weights"]), []).append(record)
@@ -39,6 +45,12 @@ def plot_metric_trajectories(
             for shade, label in zip(shades, labels, strict=False):
                 steps, values = _mean_trajectory(by_label[label], metric.key)
                 ax.plot(steps, values, color=shade, lw=1.4, label=f"{group}: w = {label}")
+        for j, (label, records) in enumerate((highlight or {}).items()):
+            steps, values = _mean_trajectory(records, metric.key)
+            ax.plot(steps, values, color=plt.cm.Blues(0.9 - 0.25 * j), lw=2.4, label=label)
+            switch = (records[0].get("method") or {}).get("switch_step")
+            if switch:
+                ax.axvline(switch, color="0.4", lw=0.8, ls="--")
         if metric.key == "cond":
             ax.set_yscale("log")
         ax.set(title=metric.label, xlabel="training step")
