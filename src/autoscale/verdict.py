@@ -60,7 +60,7 @@ def resolved(difference: float, sigma: float, n_a: int, n_b: int) -> bool | None
     """Whether ``difference`` exceeds the noise threshold; None when σ is unknown."""
     if not np.isfinite(sigma):
         return None
-    return abs(difference) > 2 * sigma * np.sqrt(1 / n_a + 1 / n_b)
+    return bool(abs(difference) > 2 * sigma * np.sqrt(1 / n_a + 1 / n_b))
 
 
 def _combine(outcomes: list[str]) -> str:

@@ -1,0 +1,213 @@
+"""Result tables and plans: AutoScale options per profile, the searched-weight choice (validation
+only), the Table 1/2 form, signature shares, predictor curves and the verdict rules, on
+hand-built run records whose answers are known."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autoscale.autoscale import predict
+from autoscale.experiments import config_hash
+from autoscale.plots.results import predictor_curves
+from autoscale.results import (
+    ABLATIONS,
+    AblationResults,
+    ablation_configs,
+    autoscale_options,
+    choose_searched_weights,
+    main_configs,
+    main_table,
+    mean_rank_across,
+    merge_single_task,
+    phase_average,
+    signature_table,
+)
+from autoscale.verdict import (
+    INCONCLUSIVE,
+    NOT,
+    PARTLY,
+    REPLICATED,
+    WHY,
+    _combine,
+    default_is_best,
+    load_paper_claims,
+    resolved,
+)
+
+TASKS = {
+    "a": {"primary": "acc", "higher_is_better": {"acc": True}},
+    "b": {"primary": "err", "higher_is_better": {"err": False}},
+}
+
+
+def record(method="linear", seed=0, test=None, val=None, weights=None, step_s=0.01, metrics=None, tasks=TASKS):
+    """A run record with only the fields the tables read."""
+    test = test or {"a": 50.0, "b": 2.0}
+    val = val or test
+    final = {
+        split: {t: {tasks[t]["primary"]: v} for t, v in values.items()}
+        for split, values in (("test", test), ("val", val))
+    }
+    options = {"weights": weights} if weights is not None else {}
+    return {
+        "config": {"method": method, "seed": seed, "method_options": options, "metrics_every": 1},
+        "tasks": {t: tasks[t] for t in test},
+        "final": final,
+        "median_step_time_s": step_s,
+        "steps": {"time_s": [step_s] * 10},
+        "metrics": metrics or {},
+        "method": {},
+    }
+
+
+def stl_records(a=50.0, b=2.0, seeds=(0,)):
+    return [record("unitary", s, test={"a": a}) for s in seeds] + [record("unitary", s, test={"b": b}) for s in seeds]
+
+
+def test_autoscale_options_leave_defaults_out_so_shared_runs_share_a_hash():
+    assert autoscale_options("multimnist", "full") == {}
+    assert autoscale_options("multimnist", "cpu") == {"window": 25}
+    assert autoscale_options("scenes-street", "cpu", alpha=0.2, cost="equal_loss") == {
+        "window": 10,
+        "cost": "equal_loss",
+    }
+    with pytest.raises(ValueError, match="unknown AutoScale option"):
+        autoscale_options("multimnist", "cpu", tau=3)
+    default = main_configs("multimnist", "cpu", methods=["autoscale"])["autoscale"][0]
+    for name in ("explore", "cost", "predictor", "alpha"):
+        rows = ablation_configs("multimnist", "cpu", name)
+        default_label = ABLATIONS[name].labels[
+            ABLATIONS[name].values.index(
+                {"explore": "imtlg", "cost": "equal_grad", "predictor": "linear", "alpha": 0.2}[name]
+            )
+        ]
+        assert config_hash(rows[default_label][0]) == config_hash(default)
+    alpha_one = ablation_configs("multimnist", "cpu", "alpha")["1.0"][0]
+    assert alpha_one.method == "imtlg" and alpha_one.method_options == {}
+
+
+def test_searched_weights_are_chosen_on_validation_never_on_test():
+    stl = stl_records()
+    ls = [
+        # best on validation, worst on test
+        record(weights=[1.5, 0.5], val={"a": 60.0, "b": 1.0}, test={"a": 40.0, "b": 3.0}),
+        record(weights=[0.5, 1.5], val={"a": 45.0, "b": 2.5}, test={"a": 70.0, "b": 1.0}),
+    ]
+    weights, table = choose_searched_weights(ls, stl)
+    assert weights == [1.5, 0.5]
+    assert table["chosen"].tolist() == [True, False]
+    # hand: val Δm of (1.5, 0.5) = mean(-(60-50)/50, (1-2)/2) * 100 = mean(-20, -50) = -35
+    assert table.loc["(1.50, 0.50)", "val Δm"] == pytest.approx(-35.0)
+
+
+def test_main_table_form():
+    stl = stl_records(seeds=(0, 1))
+    groups = {
+        "unitary": [
+            record("unitary", 0, {"a": 55.0, "b": 2.0}, step_s=0.010),
+            record("unitary", 1, {"a": 45.0, "b": 2.0}, step_s=0.010),
+        ],
+        "imtlg": [
+            record("imtlg", 0, {"a": 50.0, "b": 1.0}, step_s=0.018),
+            record("imtlg", 1, {"a": 50.0, "b": 3.0}, step_s=0.018),
+        ],
+    }
+    table = main_table(groups, stl)
+    assert list(table.index) == ["Single-task", "Unitary LS", "IMTL-G"]
+    assert table.loc["Single-task", "Δm"] == 0 and math.isnan(table.loc["Single-task", "MR"])
+    assert table.loc["Unitary LS", "Δm"] == pytest.approx(0.0)  # +10% and -10% on task a
+    assert table.loc["IMTL-G", "step time ×LS"] == pytest.approx(1.8)
+    assert table.loc["Unitary LS", "a std"] == pytest.approx(5.0)
+    assert table.loc["IMTL-G", "train time (s)"] == pytest.approx(0.18)
+    # MR over the multi-task rows only: a: unitary mean 50 = imtlg 50 (tie); b: both 2.0 -> tie
+    assert table.loc["Unitary LS", "MR"] == table.loc["IMTL-G", "MR"] == 1.5
+
+
+def test_merge_single_task_and_mean_rank_across():
+    merged = merge_single_task(stl_records(a=10.0, b=1.0, seeds=(0, 1)))
+    assert merged == [{"a": 10.0, "b": 1.0}, {"a": 10.0, "b": 1.0}]
+    t1 = pd.DataFrame({"MR": [1.0, 2.0, 3.0]}, index=["x", "y", "z"])
+    t2 = pd.DataFrame({"MR": [3.0, 1.0]}, index=["x", "y"])
+    assert mean_rank_across({"p": t1, "q": t2}).to_dict() == {"x": 2.0, "y": 1.5}
+
+
+def test_signature_table_counts_weight_sets_beaten_in_the_claimed_direction():
+    def metrics(gms, cond):
+        steps = list(range(10))
+        return {
+            "step": steps,
+            "gms": [0.0] * 5 + [gms] * 5,
+            "cond": [1.0] * 5 + [cond] * 5,
+            "itr_std": [gms] * 10,
+            "rls_std": [gms] * 10,
+        }
+
+    autoscale = record("autoscale", metrics=metrics(0.6, 100.0))
+    autoscale["method"] = {"switch_step": 5}
+    ls = [
+        record(weights=[w, 2 - w], metrics=metrics(g, c))
+        for w, g, c in ((0.5, 0.2, 10.0), (1.0, 0.5, 1000.0), (1.5, 0.8, 1e4))
+    ]
+    table = signature_table([autoscale], ls)
+    share = table["share of LS weight sets AutoScale beats"]
+    assert share["gradient magnitude similarity"] == pytest.approx(2 / 3)  # higher than 0.2 and 0.5
+    assert share["condition number (log10)"] == pytest.approx(2 / 3)  # lower than 1e3 and 1e4
+    assert share["std of relative loss scale"] == pytest.approx(1 / 3)  # only 0.8 is higher
+    assert table.loc["condition number (log10)", "AutoScale"] == pytest.approx(2.0)
+    assert phase_average(autoscale, "gms", 0, 5) == 0.0
+
+
+def test_predictor_curves_match_the_method():
+    method = {
+        "window_steps": [10.0, 30.0, 50.0],
+        "window_weights": [[1.2, 0.8], [1.1, 0.9], [1.0, 1.0]],
+        "switch_step": 60,
+        "config": {"gamma": 0.5},
+    }
+    curves = predictor_curves(method, total_steps=300)
+    ww = np.array(method["window_weights"])
+    assert np.allclose(curves["avg"][1], ww.mean(axis=0))
+    assert np.allclose(curves["last"][1], ww[-1])
+    line_at_150 = predict("linear", method["window_steps"], ww, 150.0).numpy()
+    assert np.allclose(curves["linear"][1][0], line_at_150)
+    follow = curves["linear_follow"]
+    assert np.allclose(follow[1][-1], line_at_150)  # held from γT on
+    assert np.allclose(follow[1][0], predict("linear", method["window_steps"], ww, 60.0).numpy())
+
+
+def test_noise_rule_and_combination():
+    assert resolved(1.0, 0.2, 1, 1) is True  # threshold 2·0.2·√2 ≈ 0.57
+    assert resolved(0.5, 0.2, 1, 1) is False
+    assert resolved(0.5, 0.2, 3, 3) is True  # threshold ≈ 0.33
+    assert resolved(0.5, float("nan"), 1, 1) is None
+    assert _combine([REPLICATED, REPLICATED]) == REPLICATED
+    assert _combine([REPLICATED, NOT]) == PARTLY
+    assert _combine([NOT, INCONCLUSIVE]) == NOT
+    assert _combine([INCONCLUSIVE]) == INCONCLUSIVE
+
+
+def test_default_is_best_uses_the_noise_yardstick():
+    stl = stl_records()
+    labels = ABLATIONS["cost"].labels  # default "Equal |g|"
+    rows = {
+        label: [record("autoscale", test={"a": a, "b": 2.0})]
+        for label, a in zip(labels, (52.0, 50.0, 51.0), strict=True)
+    }
+    ablation = {"bench": AblationResults("cost", "bench", rows, stl)}
+    # Δm: Low cond. -2, Equal |l| 0, Equal |g| -1: the default is 1 behind the best
+    _, verdict = default_is_best(ablation, {"bench": 0.2})
+    assert verdict == NOT
+    _, verdict = default_is_best(ablation, {"bench": 1.0})
+    assert verdict == PARTLY
+    _, verdict = default_is_best(ablation, {})
+    assert verdict == INCONCLUSIVE
+
+
+def test_every_cited_claim_has_a_rule():
+    claims = load_paper_claims()
+    assert claims["url"].startswith("https://arxiv.org/abs/2508.13979")
+    assert set(claims["by_id"]) == set(WHY)
