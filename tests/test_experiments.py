@@ -108,6 +108,22 @@ def test_failed_worker_run_names_the_run_and_keeps_finished_ones(results_root: P
     assert store.path(good).is_file() and not store.path(bad).exists()
 
 
+def test_sweep_groups_trains_shared_configs_once(results_root: Path, monkeypatch: pytest.MonkeyPatch):
+    trained = []
+    real_trainer = experiments.Trainer
+
+    class Counting(real_trainer):
+        def run(self, *args, **kwargs):
+            trained.append(self.config.seed)
+            return super().run(*args, **kwargs)
+
+    monkeypatch.setattr(experiments, "Trainer", Counting)
+    shared, other = tiny(seed=5), tiny(seed=6)
+    out = experiments.sweep_groups({"a": [shared, other], "b": [shared]}, RunStore(), progress=False, workers=1)
+    assert sorted(trained) == [5, 6]
+    assert out["a"][0] == out["b"][0] and out["a"][1]["config"]["seed"] == 6
+
+
 def test_workers_from_the_environment(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("AUTOSCALE_WORKERS", "3")
     assert experiments.default_workers() == 3
