@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from autoscale.autoscale import predict
 
@@ -70,10 +71,13 @@ def plot_predictors(record: Mapping, title: str = "") -> Figure:
     return fig
 
 
+MARKERS = "osD^v<>phX"
+
+
 def plot_delta_m_against_time(tables: Mapping[str, pd.DataFrame], trials: Mapping[str, int]) -> Figure:
     """Δm (mean ± std over seeds) against training time relative to unitary LS, one panel per
     benchmark. The searched weights are drawn at their search cost: ``trials[benchmark]`` LS runs."""
-    fig, axes = plt.subplots(1, len(tables), figsize=(4.4 * len(tables), 3.6), constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 3.6), constrained_layout=True, squeeze=False)
     for ax, (benchmark, table) in zip(axes[0], tables.items(), strict=True):
         rows = table.drop(index="Single-task", errors="ignore")
         unit = rows.loc["Unitary LS", "train time (s)"]
@@ -81,21 +85,26 @@ def plot_delta_m_against_time(tables: Mapping[str, pd.DataFrame], trials: Mappin
             x = row["train time (s)"] / unit
             if label == "Searched LS weights":
                 x *= trials[benchmark]
-            marker = "*" if label == "AutoScale" else ("s" if label == "Searched LS weights" else "o")
-            size = 12 if marker == "*" else 6
+                label = f"{label} (× {trials[benchmark]} trials)"
+            marker = "*" if label == "AutoScale" else MARKERS[j % len(MARKERS)]
             ax.errorbar(
                 x,
                 row["Δm"],
                 yerr=row["Δm std"] if row["seeds"] > 1 else None,
                 fmt=marker,
-                ms=size,
-                color=f"C{j % 10}",
+                ms=14 if marker == "*" else 7,
+                color="k" if marker == "*" else f"C{j % 10}",
                 capsize=2,
+                label=label,
             )
-            ax.annotate(label, (x, row["Δm"]), textcoords="offset points", xytext=(4, 3), fontsize=7)
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.axhline(0, color="grey", lw=0.8, ls=":")
         ax.set(title=benchmark, xlabel="training time / unitary LS (log)", ylabel="Δm (%)  ↓ better")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, [lb.split(" (×")[0] for lb in labels], loc="outside right center", fontsize=8)
     return fig
 
 
