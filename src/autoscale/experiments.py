@@ -74,7 +74,7 @@ for _kind in ("scenes-street", "scenes-indoor"):
             "epochs": 8,
             "batch_size": 32,
             "lr": 2e-3,
-            "metrics_every": 10,
+            "metrics_every": 20,
             "data": {"profile": "cpu"},
             "model": {"arch": "small"},
         },

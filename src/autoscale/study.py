@@ -61,7 +61,9 @@ def loss_descending_trajectory(record: dict, window: int) -> tuple[np.ndarray, n
 def trajectory(record: dict, key: str, window: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(steps, values) of one study metric over a run; ``ldr`` comes from the step losses."""
     if key == "ldr":
-        window = window or max(record["config"]["metrics_every"], 1) * 5
+        # Eight windows per run: enough rates for a trajectory, enough steps per window to average out
+        # minibatch noise in the losses.
+        window = window or max(len(record["steps"]["loss"]) // 8, 1)
         values, steps = loss_descending_trajectory(record, window)
         return steps, values
     logged = record["metrics"]

@@ -15,6 +15,9 @@ Every ``metrics_every`` steps the trainer also computes the Gramian (if the meth
 logs the MTO metrics of :func:`autoscale.metrics.summarize_step`, for fixed-weight runs too. That
 extra work is timed separately, so ``step_time_s`` is the cost of the method alone.
 
+Validation metrics are logged every epoch (learning curves); the test split is evaluated once,
+after the last epoch, so nothing during training can look at it (and it costs one pass).
+
 Runs resume from a checkpoint written atomically at the end of every epoch; data order, dropout
 and method randomness are seeded per epoch, so a resumed run gives the same record as an
 uninterrupted one (on CPU; cuDNN kernels on GPU are not bitwise deterministic).
@@ -482,15 +485,15 @@ class Trainer:
             if self.scheduler:
                 self.scheduler.step()
             state["train_seconds"] += time.perf_counter() - started
-            state["epochs"].append(
-                {
-                    "epoch": epoch + 1,
-                    "step": state["step"],
-                    "train_loss": dict(zip(self.task_names, mean_loss.tolist(), strict=True)),
-                    "val": evaluate_split(self.model, self.tasks, self._loader("val"), self.device),
-                    "test": evaluate_split(self.model, self.tasks, self._loader("test"), self.device),
-                }
-            )
+            entry = {
+                "epoch": epoch + 1,
+                "step": state["step"],
+                "train_loss": dict(zip(self.task_names, mean_loss.tolist(), strict=True)),
+                "val": evaluate_split(self.model, self.tasks, self._loader("val"), self.device),
+            }
+            if epoch + 1 == self.config.epochs:
+                entry["test"] = evaluate_split(self.model, self.tasks, self._loader("test"), self.device)
+            state["epochs"].append(entry)
             state["epoch"] += 1
             self._save_checkpoint(state)
             if on_epoch:
