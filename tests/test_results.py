@@ -159,6 +159,10 @@ def test_signature_table_counts_weight_sets_beaten_in_the_claimed_direction():
     assert share["std of relative loss scale"] == pytest.approx(1 / 3)  # only 0.8 is higher
     assert table.loc["condition number (log10)", "AutoScale"] == pytest.approx(2.0)
     assert phase_average(autoscale, "gms", 0, 5) == 0.0
+    switched_off = record("autoscale", metrics=metrics(float("nan"), float("inf")))
+    switched_off["method"] = {"switch_step": 5}
+    undefined = signature_table([switched_off], ls)["share of LS weight sets AutoScale beats"]
+    assert math.isnan(undefined["gradient magnitude similarity"]) and math.isnan(undefined["condition number (log10)"])
 
 
 def test_predictor_curves_match_the_method():

@@ -296,7 +296,7 @@ def signature_table(autoscale_records: Sequence[dict], ls_records: Sequence[dict
     weights (GMS high; condition number, spread of inverse training rate and of loss scale low),
     AutoScale's mean over its LS phase (steps from the switch on, averaged over seeds), the same
     mean for every LS weight set over the same steps, and the share of weight sets AutoScale beats
-    in the claimed direction."""
+    in the claimed direction (nan where AutoScale's value is undefined)."""
     switch = autoscale_records[0]["method"]["switch_step"]
     rows = []
     for metric in STUDY_METRICS:
@@ -310,6 +310,8 @@ def signature_table(autoscale_records: Sequence[dict], ls_records: Sequence[dict
             )
         ls = np.array([np.mean(v) for v in per_set.values()])
         beaten = (ls > ours) if metric.claim == +1 else (ls < ours)
+        # Undefined (nan) when ŵ switches a task off: GMS and the condition number divide by its norm.
+        share = float(beaten.mean()) if np.isfinite(ours) else float("nan")
         rows.append(
             {
                 "metric": metric.label + (" (log10)" if metric.key == "cond" else ""),
@@ -318,7 +320,7 @@ def signature_table(autoscale_records: Sequence[dict], ls_records: Sequence[dict
                 "LS weight sets: best": float(ls.min() if metric.claim == +1 else ls.max()),
                 "median": float(np.median(ls)),
                 "worst": float(ls.max() if metric.claim == +1 else ls.min()),
-                "share of LS weight sets AutoScale beats": float(beaten.mean()),
+                "share of LS weight sets AutoScale beats": share,
             }
         )
     return pd.DataFrame(rows).set_index("metric")

@@ -253,7 +253,9 @@ def trajectories(main: Mapping[str, MainResults]) -> tuple[str, str]:
         table = signature_table(res.methods["autoscale"], res.ls)
         shares = table["share of LS weight sets AutoScale beats"]
         good = int((shares >= 0.5).sum())
-        parts.append(f"{b}: better than the median weight set on {good}/{len(shares)} metrics")
+        undefined = int(shares.isna().sum())
+        note = f" ({undefined} undefined: ŵ gives a task zero weight)" if undefined else ""
+        parts.append(f"{b}: better than the median weight set on {good}/{len(shares)} metrics{note}")
         outcomes.append(REPLICATED if good == len(shares) else (NOT if good == 0 else PARTLY))
     return "; ".join(parts), _combine(outcomes)
 
