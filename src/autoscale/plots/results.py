@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from autoscale.autoscale import predict
+from autoscale.plots.layout import legend_below, panel_grid
 
 PREDICTOR_STYLES = {
     "avg": ("Avg W", "C0", "--"),
@@ -55,8 +56,8 @@ def plot_predictors(record: Mapping, title: str = "") -> Figure:
     curves = predictor_curves(method, total)
     ww = np.asarray(method["window_weights"], dtype=float)
     step_weights = np.asarray(record["steps"]["weights"], dtype=float)
-    fig, axes = plt.subplots(1, len(tasks), figsize=(3.6 * len(tasks), 3.2), constrained_layout=True, squeeze=False)
-    for i, (ax, task) in enumerate(zip(axes[0], tasks, strict=True)):
+    fig, axes = panel_grid(len(tasks), max_columns=2)
+    for i, (ax, task) in enumerate(zip(axes, tasks, strict=True)):
         ax.plot(np.arange(switch), step_weights[:switch, i], color="0.75", lw=0.8, label="exploration weights")
         ax.scatter(method["window_steps"], ww[:, i], color="k", s=22, zorder=3, label="window weights")
         for name, (steps, values) in curves.items():
@@ -64,9 +65,8 @@ def plot_predictors(record: Mapping, title: str = "") -> Figure:
             ax.plot(steps, values[:, i], color=colour, ls=style, lw=1.6, label=label)
         ax.axvline(switch, color="0.4", lw=0.8)
         ax.axvline(method["config"]["gamma"] * total, color="0.4", lw=0.8, ls=":")
-        ax.set(title=task, xlabel="training step", ylabel="weight" if i == 0 else None)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right center", fontsize=8)
+        ax.set(title=task, xlabel="training step", ylabel="weight")
+    legend_below(fig, *axes[0].get_legend_handles_labels())
     fig.suptitle(f"{title}  (solid line: switch at αT; dotted: γT)".strip())
     return fig
 
@@ -77,8 +77,8 @@ MARKERS = "osD^v<>phX"
 def plot_delta_m_against_time(tables: Mapping[str, pd.DataFrame], trials: Mapping[str, int]) -> Figure:
     """Δm (mean ± std over seeds) against training time relative to unitary LS, one panel per
     benchmark. The searched weights are drawn at their search cost: ``trials[benchmark]`` LS runs."""
-    fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 3.6), constrained_layout=True, squeeze=False)
-    for ax, (benchmark, table) in zip(axes[0], tables.items(), strict=True):
+    fig, axes = panel_grid(len(tables), max_columns=2, panel_size=(4.2, 3.4))
+    for ax, (benchmark, table) in zip(axes, tables.items(), strict=True):
         rows = table.drop(index="Single-task", errors="ignore")
         unit = rows.loc["Unitary LS", "train time (s)"]
         for j, (label, row) in enumerate(rows.iterrows()):
@@ -103,8 +103,8 @@ def plot_delta_m_against_time(tables: Mapping[str, pd.DataFrame], trials: Mappin
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.axhline(0, color="grey", lw=0.8, ls=":")
         ax.set(title=benchmark, xlabel="training time / unitary LS (log)", ylabel="Δm (%)  ↓ better")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, [lb.split(" (×")[0] for lb in labels], loc="outside right center", fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    legend_below(fig, handles, [lb.split(" (×")[0] for lb in labels])
     return fig
 
 
@@ -135,19 +135,18 @@ def plot_window_weights(records: Mapping[str, Sequence[Mapping]], title: str = "
     exploration method (first seed), with the weights each run switched to (ŵ) at the right."""
     first = next(iter(records.values()))[0]
     tasks = list(first["tasks"])
-    fig, axes = plt.subplots(1, len(tasks), figsize=(3.6 * len(tasks), 3.2), constrained_layout=True, squeeze=False)
+    fig, axes = panel_grid(len(tasks), max_columns=2)
     for j, (label, runs) in enumerate(records.items()):
         method = runs[0]["method"]
         ww = np.asarray(method["window_weights"], dtype=float)
-        for i, ax in enumerate(axes[0]):
+        for i, ax in enumerate(axes):
             ax.plot(method["window_steps"], ww[:, i], marker="o", ms=3, color=f"C{j}", label=label)
             if method["final_weights"] is not None:
                 ax.scatter([method["switch_step"]], [method["final_weights"][i]], marker=">", color=f"C{j}", s=40)
-    for i, (ax, task) in enumerate(zip(axes[0], tasks, strict=True)):
+    for ax, task in zip(axes, tasks, strict=True):
         ax.axhline(1.0, color="grey", lw=0.8, ls=":")
-        ax.set(title=task, xlabel="training step", ylabel="window weight" if i == 0 else None)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right center", fontsize=8)
+        ax.set(title=task, xlabel="training step", ylabel="window weight")
+    legend_below(fig, *axes[0].get_legend_handles_labels(), max_columns=5)
     if title:
         fig.suptitle(f"{title}  (▶: predicted weights used after the switch)")
     return fig

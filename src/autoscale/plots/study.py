@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from autoscale.plots.layout import legend_below
 from autoscale.study import STUDY_METRICS, spearman_bootstrap, trajectory, weight_label
 
 GROUP_COLOURS = {"good": plt.cm.Greens, "moderate": plt.cm.Oranges, "bad": plt.cm.Reds}
@@ -38,7 +39,7 @@ def plot_metric_trajectories(
     by_label: dict[str, list[dict]] = {}
     for record in ls_records:
         by_label.setdefault(weight_label(record["config"]["method_options"]["weights"]), []).append(record)
-    fig, axes = plt.subplots(2, 3, figsize=(13, 6.4), constrained_layout=True)
+    fig, axes = plt.subplots(2, 3, figsize=(11, 6.4), constrained_layout=True)
     for ax, metric in zip(axes.flat, STUDY_METRICS, strict=True):
         for group, labels in examples.items():
             shades = GROUP_COLOURS[group](np.linspace(0.85, 0.5, max(len(labels), 1)))
@@ -54,8 +55,7 @@ def plot_metric_trajectories(
         if metric.key == "cond":
             ax.set_yscale("log")
         ax.set(title=metric.label, xlabel="training step")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right center", fontsize=8)
+    legend_below(fig, *axes.flat[0].get_legend_handles_labels(), max_columns=3)
     if title:
         fig.suptitle(title)
     return fig
