@@ -206,8 +206,18 @@ def test_default_is_best_uses_the_noise_yardstick():
     _, verdict = default_is_best(ablation, {"bench": 0.2})
     assert verdict == NOT
     _, verdict = default_is_best(ablation, {"bench": 1.0})
-    assert verdict == PARTLY
+    assert verdict == INCONCLUSIVE
     _, verdict = default_is_best(ablation, {})
+    assert verdict == INCONCLUSIVE
+    # Default best by 1 Δm over the runner-up: "the best" only where that margin is resolved.
+    rows = {
+        label: [record("autoscale", test={"a": a, "b": 2.0})]
+        for label, a in zip(labels, (51.0, 50.0, 52.0), strict=True)
+    }
+    ablation = {"bench": AblationResults("cost", "bench", rows, stl)}
+    evidence, verdict = default_is_best(ablation, {"bench": 0.2})
+    assert verdict == REPLICATED and "runner-up Low cond." in evidence
+    _, verdict = default_is_best(ablation, {"bench": 1.0})
     assert verdict == INCONCLUSIVE
 
 

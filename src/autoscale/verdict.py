@@ -176,6 +176,9 @@ def step_time(bench: Mapping[str, Any], main: Mapping[str, MainResults], claim: 
 # -- ablations --------------------------------------------------------------------------------
 
 
+NOISE_NOTE = {None: "one seed, no noise estimate", True: "beyond noise", False: "within noise"}
+
+
 def _default_gap(res: AblationResults, sigma: float) -> tuple[float, bool | None, str, str]:
     """Gap of the default row's Δm to the best row, whether it is resolved, and both labels."""
     table = res.table()
@@ -186,22 +189,25 @@ def _default_gap(res: AblationResults, sigma: float) -> tuple[float, bool | None
 
 
 def default_is_best(ablation: Mapping[str, AblationResults], noise: Mapping[str, float]) -> tuple[str, str]:
-    """The default setting has the lowest Δm (replicated), is within noise of the best (partly),
-    or is worse beyond noise (not)."""
+    """A claim that the default is *the* best: replicated where the default has the lowest Δm and
+    the runner-up is behind beyond noise, not replicated where the default is behind the best
+    beyond noise, inconclusive where the gap either way is within noise (or σ is unknown)."""
     parts, outcomes = [], []
     for b, res in ablation.items():
-        gap, beyond, best, default = _default_gap(res, noise.get(b, float("nan")))
+        sigma = noise.get(b, float("nan"))
+        gap, beyond, best, default = _default_gap(res, sigma)
         if best == default:
-            parts.append(f"{b}: {default} best")
-            outcomes.append(REPLICATED)
+            table = res.table()
+            runner_up = str(table["Δm"].drop(index=default).idxmin())
+            margin = float(table.loc[runner_up, "Δm"] - table.loc[default, "Δm"])
+            n_default, n_runner = int(table.loc[default, "seeds"]), int(table.loc[runner_up, "seeds"])
+            beyond = resolved(margin, sigma, n_default, n_runner)
+            parts.append(f"{b}: {default} best, runner-up {runner_up} {margin:+.2f} Δm behind ({NOISE_NOTE[beyond]})")
+            outcomes.append(REPLICATED if beyond else INCONCLUSIVE)
             continue
-        note = {None: "one seed, no noise estimate", True: "beyond noise", False: "within noise"}[beyond]
-        parts.append(f"{b}: best {best}, {default} {gap:+.2f} Δm behind ({note})")
-        outcomes.append(NOT if beyond else (PARTLY if beyond is False else INCONCLUSIVE))
-    verdict = _combine(outcomes)
-    if verdict == NOT and PARTLY in outcomes:
-        verdict = PARTLY
-    return "; ".join(parts), verdict
+        parts.append(f"{b}: best {best}, {default} {gap:+.2f} Δm behind ({NOISE_NOTE[beyond]})")
+        outcomes.append(NOT if beyond else INCONCLUSIVE)
+    return "; ".join(parts), _combine(outcomes)
 
 
 def default_among_best(ablation: Mapping[str, AblationResults], noise: Mapping[str, float]) -> tuple[str, str]:
@@ -213,8 +219,8 @@ def default_among_best(ablation: Mapping[str, AblationResults], noise: Mapping[s
             outcomes.append(REPLICATED)
         else:
             outcomes.append(NOT if beyond else INCONCLUSIVE)
-        note = {None: "one seed, no noise estimate", True: "beyond noise", False: "within noise"}[beyond]
-        parts.append(f"{b}: best {best}" + ("" if best == default else f", {default} {gap:+.2f} Δm behind ({note})"))
+        behind = "" if best == default else f", {default} {gap:+.2f} Δm behind ({NOISE_NOTE[beyond]})"
+        parts.append(f"{b}: best {best}{behind}")
     return "; ".join(parts), _combine(outcomes)
 
 
@@ -238,7 +244,7 @@ def predictor_verdict(ablation: Mapping[str, AblationResults], noise: Mapping[st
     evidence, per_benchmark = default_is_best(ablation, noise)
     default = next(iter(ablation.values())).default_label
     evidence += "; MR across benchmarks: " + ", ".join(f"{k} {v:.2f}" for k, v in ranks.sort_values().items())
-    if ranks[default] <= ranks.min() + 1e-9:
+    if ranks[default] <= ranks.min() + 1e-9 and per_benchmark != INCONCLUSIVE:
         return evidence, REPLICATED
     return evidence, PARTLY if per_benchmark in (REPLICATED, PARTLY) else per_benchmark
 
@@ -277,8 +283,14 @@ WHY = {
     ),
     "alpha": "replicated if α = 0.2 is within noise of the best α and cheaper than α = 0.5 and 1",
     "explore": "replicated if IMTL-G is the best exploration method or within noise of it on every benchmark",
-    "cost": "replicated if Equal |g| has the lowest Δm on every benchmark; partly if within noise or best on some",
-    "predictor": "replicated if L.E. has the lowest MR across benchmarks; partly if it is best or within noise on some",
+    "cost": (
+        "replicated if Equal |g| has the lowest Δm on every benchmark with the runner-up behind beyond noise; "
+        "inconclusive where the gap to the best or to the runner-up is within noise"
+    ),
+    "predictor": (
+        "replicated if L.E. has the lowest MR across benchmarks and is resolved best on some; inconclusive where "
+        "every gap is within noise"
+    ),
     "trajectories": (
         "replicated if, after the switch, AutoScale beats the median LS weight set on all four signature metrics "
         "on every benchmark"
