@@ -61,20 +61,27 @@ def test_run_reuses_the_stored_record(results_root: Path, monkeypatch: pytest.Mo
     assert run(config, store, progress=False) == record
 
 
-def test_interrupted_sweep_resumes_without_redoing_finished_runs(results_root: Path, monkeypatch):
-    store = RunStore()
-    configs = [tiny(seed=s) for s in range(3)]
-    trained = []
+def count_trainings(monkeypatch: pytest.MonkeyPatch, interrupt_seed: int | None = None) -> list[int]:
+    """Make the sweep's Trainer log the seed of every run it trains into the returned list; the
+    first run of ``interrupt_seed`` is interrupted (KeyboardInterrupt) before it trains."""
+    trained: list[int] = []
     real_trainer = experiments.Trainer
 
     class Counting(real_trainer):
         def run(self, *args, **kwargs):
             trained.append(self.config.seed)
-            if self.config.seed == 1 and trained.count(1) == 1:
+            if self.config.seed == interrupt_seed and trained.count(interrupt_seed) == 1:
                 raise KeyboardInterrupt
             return super().run(*args, **kwargs)
 
     monkeypatch.setattr(experiments, "Trainer", Counting)
+    return trained
+
+
+def test_interrupted_sweep_resumes_without_redoing_finished_runs(results_root: Path, monkeypatch):
+    store = RunStore()
+    configs = [tiny(seed=s) for s in range(3)]
+    trained = count_trainings(monkeypatch, interrupt_seed=1)
     with pytest.raises(KeyboardInterrupt):
         sweep(configs, store, progress=False, workers=1)
     assert store.path(configs[0]).is_file() and not store.path(configs[1]).exists()
@@ -109,15 +116,7 @@ def test_failed_worker_run_names_the_run_and_keeps_finished_ones(results_root: P
 
 
 def test_sweep_groups_trains_shared_configs_once(results_root: Path, monkeypatch: pytest.MonkeyPatch):
-    trained = []
-    real_trainer = experiments.Trainer
-
-    class Counting(real_trainer):
-        def run(self, *args, **kwargs):
-            trained.append(self.config.seed)
-            return super().run(*args, **kwargs)
-
-    monkeypatch.setattr(experiments, "Trainer", Counting)
+    trained = count_trainings(monkeypatch)
     shared, other = tiny(seed=5), tiny(seed=6)
     out = experiments.sweep_groups({"a": [shared, other], "b": [shared]}, RunStore(), progress=False, workers=1)
     assert sorted(trained) == [5, 6]

@@ -397,6 +397,8 @@ def run_sweep_plan(
 ) -> tuple[list[dict], list[dict]]:
     """Records of the plan's weight-set runs and single-task runs (trained where missing, in one
     batch so that parallel workers stay busy)."""
-    configs = plan.ls_configs + plan.stl_configs
-    records = sweep(configs, store, force=force, progress=progress, desc=f"{plan.benchmark} sweep", workers=workers)
-    return records[: len(plan.ls_configs)], records[len(plan.ls_configs) :]
+    groups = {"ls": plan.ls_configs, "stl": plan.stl_configs}
+    records = sweep_groups(
+        groups, store, force=force, progress=progress, desc=f"{plan.benchmark} sweep", workers=workers
+    )
+    return records["ls"], records["stl"]

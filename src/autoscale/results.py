@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -336,9 +337,10 @@ class MainResults:
     stl: list[dict]
     methods: dict[str, list[dict]]
 
-    @property
+    @cached_property
     def selection(self) -> tuple[list[float], pd.DataFrame]:
-        """The searched weights (chosen on validation) and the selection table."""
+        """The searched weights (chosen on validation) and the selection table (computed once:
+        ``groups``, ``table`` and the verdict all ask for it)."""
         return choose_searched_weights(self.ls, self.stl)
 
     def groups(self) -> dict[str, list[dict]]:

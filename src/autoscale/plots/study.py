@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from autoscale.plots.layout import legend_below
+from autoscale.plots.layout import legend_below, panel_grid
 from autoscale.study import STUDY_METRICS, spearman_bootstrap, trajectory, weight_label
 
 GROUP_COLOURS = {"good": plt.cm.Greens, "moderate": plt.cm.Oranges, "bad": plt.cm.Reds}
@@ -39,8 +39,8 @@ def plot_metric_trajectories(
     by_label: dict[str, list[dict]] = {}
     for record in ls_records:
         by_label.setdefault(weight_label(record["config"]["method_options"]["weights"]), []).append(record)
-    fig, axes = plt.subplots(2, 3, figsize=(11, 6.4), constrained_layout=True)
-    for ax, metric in zip(axes.flat, STUDY_METRICS, strict=True):
+    fig, axes = panel_grid(len(STUDY_METRICS), max_columns=3, panel_size=(11 / 3, 3.2))
+    for ax, metric in zip(axes, STUDY_METRICS, strict=True):
         for group, labels in examples.items():
             shades = GROUP_COLOURS[group](np.linspace(0.85, 0.5, max(len(labels), 1)))
             for shade, label in zip(shades, labels, strict=False):
@@ -55,7 +55,7 @@ def plot_metric_trajectories(
         if metric.key == "cond":
             ax.set_yscale("log")
         ax.set(title=metric.label, xlabel="training step")
-    legend_below(fig, *axes.flat[0].get_legend_handles_labels(), max_columns=3)
+    legend_below(fig, *axes[0].get_legend_handles_labels(), max_columns=3)
     if title:
         fig.suptitle(title)
     return fig
