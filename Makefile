@@ -40,7 +40,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 data: $(call DATA_STAMP,$(PROFILE))
 
-$(DATA_ROOT)/.prepared-%: $(STAMP) src/autoscale/data/scenes.py src/autoscale/data/scene_datasets.py
+$(DATA_ROOT)/.prepared-%: $(STAMP) src/autoscale/datasets/scenes.py src/autoscale/datasets/scene_datasets.py
 	bash data_scripts/install_system_packages.sh
 	$(PY) data_scripts/prepare_data.py --root $(DATA_ROOT) --profile $*
 	@touch $@

@@ -12,11 +12,11 @@ import pytest
 import torch
 from PIL import Image
 
-from autoscale.data import build_dataset, scene_datasets
-from autoscale.data.augment import hflip, instance_offsets, random_scale_crop
-from autoscale.data.cityscapes import decode_disparity, thing_instances, train_ids
-from autoscale.data.mtan import MANIFEST
-from autoscale.data.nyuv2 import label_depth_edges
+from autoscale.datasets import build_dataset, scene_datasets
+from autoscale.datasets.augment import hflip, instance_offsets, random_scale_crop
+from autoscale.datasets.cityscapes import decode_disparity, thing_instances, train_ids
+from autoscale.datasets.mtan import MANIFEST
+from autoscale.datasets.nyuv2 import label_depth_edges
 
 H, W = 6, 8
 
@@ -252,7 +252,7 @@ def test_incomplete_folder_is_an_error(tmp_path):
 
 
 class FakeRender:
-    """Stands in for autoscale.data.scenes.render; counts the scenes it draws."""
+    """Stands in for autoscale.datasets.scenes.render; counts the scenes it draws."""
 
     def __init__(self) -> None:
         self.scenes = 0
@@ -368,7 +368,7 @@ def test_plot_samples_of_a_dataset_and_a_batch(tmp_path, fake_render):
 
 
 def test_real_renderer_round_trip(tmp_path):
-    render = getattr(importlib.import_module("autoscale.data.scenes"), "render", None)
+    render = getattr(importlib.import_module("autoscale.datasets.scenes"), "render", None)
     if render is None:
         pytest.skip("renderer not available yet")
     dataset = build_dataset("scenes-street", "train", root=tmp_path, height=12, width=16, size=2, targets=(

@@ -204,7 +204,7 @@ def test_default_class_counts_and_task_subsets():
 
 
 def test_scene_class_counts_come_from_the_renderer():
-    from autoscale.data.scenes import INDOOR_CLASSES, STREET_CLASSES
+    from autoscale.datasets.scenes import INDOOR_CLASSES, STREET_CLASSES
 
     assert build_tasks("scenes-indoor", ["semantic"])[0].out_channels == len(INDOOR_CLASSES)
     assert build_tasks("scenes-street", ["semantic"])[0].out_channels == len(STREET_CLASSES)

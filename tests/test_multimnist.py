@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autoscale.data import build_dataset, digits
-from autoscale.data.digits import DigitImages
-from autoscale.data.multimnist import build_split, compose_pairs
+from autoscale.datasets import build_dataset, digits
+from autoscale.datasets.digits import DigitImages
+from autoscale.datasets.multimnist import build_split, compose_pairs
 
 
 def constant_images(values: list[int]) -> np.ndarray:

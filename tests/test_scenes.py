@@ -1,12 +1,12 @@
-"""Tests of the procedural scene renderer (autoscale.data.scenes): label consistency and closed-form geometry."""
+"""Tests of the procedural scene renderer (autoscale.datasets.scenes): label consistency and closed-form geometry."""
 
 import math
 
 import numpy as np
 import pytest
 
-from autoscale.data import scenes
-from autoscale.data.scenes import (
+from autoscale.datasets import scenes
+from autoscale.datasets.scenes import (
     INDOOR_CLASSES,
     STEREO_BASELINE,
     STREET_CLASSES,
@@ -302,3 +302,16 @@ def test_screen_space_culling_is_exact(kind, monkeypatch):
     brute = render(kind, 6, 32, 48, seed=8)
     for key in culled:
         assert np.array_equal(culled[key], brute[key]), key
+
+
+def test_public_name_autoscale_data_is_the_datasets_package():
+    import autoscale.data
+    import autoscale.data.scenes
+    import autoscale.datasets
+    from autoscale.data import build_dataset
+    from autoscale.data.scenes import render as public_render
+
+    assert autoscale.data is autoscale.datasets
+    assert autoscale.data.scenes is autoscale.datasets.scenes
+    assert public_render is autoscale.datasets.scenes.render
+    assert build_dataset is autoscale.datasets.build_dataset

@@ -48,7 +48,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 import autoscale
-from autoscale.data.scene_datasets import SCENE_SIZES
+from autoscale.datasets.scene_datasets import SCENE_SIZES
 from autoscale.experiments import profile_config
 from autoscale.gramian import compute_gramian
 from autoscale.methods import Weighting, available_methods

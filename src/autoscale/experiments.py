@@ -60,7 +60,7 @@ PROFILE_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
 }
 PROFILE_SETTINGS["multifashion"] = copy.deepcopy(PROFILE_SETTINGS["multimnist"])
 # Procedural scenes: image size and split sizes come from the data profile (SCENE_SIZES in
-# autoscale.data.scene_datasets); the small CNN at cpu, a dilated ResNet-18 at full.
+# autoscale.datasets.scene_datasets); the small CNN at cpu, a dilated ResNet-18 at full.
 for _kind in ("scenes-street", "scenes-indoor"):
     PROFILE_SETTINGS[_kind] = {
         "smoke": {

@@ -409,7 +409,7 @@ class EdgeTask(DenseTask):
 
 def _scene_num_classes(kind: str) -> int:
     """Number of semantic classes of the procedural renderer (imported lazily: numpy renderer)."""
-    from autoscale.data import scenes
+    from autoscale.datasets import scenes
 
     return len(scenes.INDOOR_CLASSES if kind == "indoor" else scenes.STREET_CLASSES)
 

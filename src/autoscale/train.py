@@ -48,7 +48,7 @@ from tqdm import tqdm
 
 import autoscale
 from autoscale.autoscale import AutoScale
-from autoscale.data import build_dataset
+from autoscale.datasets import build_dataset
 from autoscale.gramian import SplitGradients, compute_gramian, last_layer_parameters, parse_gramian_mode
 from autoscale.methods import Weighting, build_method, method_class
 from autoscale.methods.base import check_step_inputs

@@ -2,7 +2,7 @@
 
 Every dataset yields ``(input tensor, {task name: target tensor})``. Dense benchmarks (scenes-indoor,
 scenes-street, nyuv2, cityscapes, cityscapes3) yield an image (3,H,W) float32 in [0, 1] and the targets
-described in :mod:`autoscale.data.mtan`.
+described in :mod:`autoscale.datasets.mtan`.
 """
 
 from __future__ import annotations
@@ -19,49 +19,49 @@ DATASETS: Registry = Registry("benchmark")
 
 @DATASETS.register("multimnist")
 def _multimnist(root, split: str, **options: Any) -> Dataset:
-    from autoscale.data.multimnist import MultiDigitDataset
+    from autoscale.datasets.multimnist import MultiDigitDataset
 
     return MultiDigitDataset(root, split, variant="multimnist", **options)
 
 
 @DATASETS.register("multifashion")
 def _multifashion(root, split: str, **options: Any) -> Dataset:
-    from autoscale.data.multimnist import MultiDigitDataset
+    from autoscale.datasets.multimnist import MultiDigitDataset
 
     return MultiDigitDataset(root, split, variant="multifashion", **options)
 
 
 @DATASETS.register("scenes-indoor")
 def _scenes_indoor(root, split: str, **options: Any) -> Dataset:
-    from autoscale.data.scene_datasets import build_scenes
+    from autoscale.datasets.scene_datasets import build_scenes
 
     return build_scenes(root, "indoor", split, **options)
 
 
 @DATASETS.register("scenes-street")
 def _scenes_street(root, split: str, **options: Any) -> Dataset:
-    from autoscale.data.scene_datasets import build_scenes
+    from autoscale.datasets.scene_datasets import build_scenes
 
     return build_scenes(root, "street", split, **options)
 
 
 @DATASETS.register("nyuv2")
 def _nyuv2(root, split: str, **options: Any) -> Dataset:
-    from autoscale.data.nyuv2 import build_nyuv2
+    from autoscale.datasets.nyuv2 import build_nyuv2
 
     return build_nyuv2(root, split, **options)
 
 
 @DATASETS.register("cityscapes")
 def _cityscapes(root, split: str, **options: Any) -> Dataset:
-    from autoscale.data.cityscapes import build_cityscapes
+    from autoscale.datasets.cityscapes import build_cityscapes
 
     return build_cityscapes(root, split, **options)
 
 
 @DATASETS.register("cityscapes3")
 def _cityscapes3(root, split: str, **options: Any) -> Dataset:
-    from autoscale.data.cityscapes import build_cityscapes3
+    from autoscale.datasets.cityscapes import build_cityscapes3
 
     return build_cityscapes3(root, split, **options)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from autoscale.data.mtan import MtanDataset, RawSample, heldout_dataset
+from autoscale.datasets.mtan import MtanDataset, RawSample, heldout_dataset
 
 FOLDER = "nyuv2"
 FIELDS = {"image": "image", "semantic": "label", "depth": "depth", "normal": "normal"}
@@ -71,7 +71,7 @@ def build_nyuv2(
     """NYUv2 ``split`` ("train", "val", "test"; see the module docstring) under ``{root}/nyuv2``.
 
     Targets: semantic, depth (metres), normal, edge. ``augment`` (train only): scale-crop-flip of
-    :mod:`autoscale.data.augment`; ``size`` keeps the first ``size`` samples of the split.
+    :mod:`autoscale.datasets.augment`; ``size`` keeps the first ``size`` samples of the split.
     """
     return heldout_dataset(
         Path(root) / FOLDER,

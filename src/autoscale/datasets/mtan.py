@@ -12,7 +12,7 @@ complete samples and the parameters they were made with.
 A dataset sample is ``(image (3,H,W) float32 in [0, 1], {target: tensor})``; images are not
 normalised (mtan's convention). Targets: ``semantic`` (H,W) int64, ``depth`` / ``disparity`` /
 ``edge`` (1,H,W) float32, ``normal`` (3,H,W) float32, ``instance`` (3,H,W) float32 (valid mask, dy,
-dx; :func:`autoscale.data.augment.instance_offsets`).
+dx; :func:`autoscale.datasets.augment.instance_offsets`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from autoscale.data.augment import augment, instance_offsets
+from autoscale.datasets.augment import augment, instance_offsets
 
 SPLITS = ("train", "val", "test")
 MANIFEST = "manifest.json"
@@ -112,7 +112,7 @@ class MtanDataset(Dataset):
     ``fields`` maps target names (including ``"image"``) to folders. ``count`` is the number of
     samples on disk (default: the ``*.npy`` files in the image folder, which every folder must
     match); ``indices`` picks and orders the samples used. ``derive`` adds targets computed from the
-    loaded ones (before augmentation), ``augment`` applies :func:`autoscale.data.augment.augment`,
+    loaded ones (before augmentation), ``augment`` applies :func:`autoscale.datasets.augment.augment`,
     ``depth_scale`` multiplies the depth target (unit changes). ``fetch_hint`` is the command that
     downloads or prepares the data, quoted in errors about missing folders.
     """

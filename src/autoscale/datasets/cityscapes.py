@@ -15,7 +15,7 @@ official raw layout under ``{data root}/cityscapes3/raw/``: ``leftImg8bit/{split
   classes → -1.
 - instanceIds: values >= 1000 are ``labelId * 1000 + k``, instances of "thing" classes; smaller
   values are stuff labels or crowds and count as "no instance". The target is the per-pixel offset
-  to the instance centre (:func:`autoscale.data.augment.instance_offsets`), computed after resizing
+  to the instance centre (:func:`autoscale.datasets.augment.instance_offsets`), computed after resizing
   and augmentation, as in Kendall et al. (2018).
 - disparity: uint16 p; disparity = (p - 1) / 256 pixels for p > 0, p = 0 invalid (cityscapesScripts
   README). After resizing, disparity is multiplied by ``width / 2048`` so that it stays in pixels
@@ -41,8 +41,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from autoscale.data.augment import resize_nearest
-from autoscale.data.mtan import MtanDataset, extend, heldout_dataset, read_manifest
+from autoscale.datasets.augment import resize_nearest
+from autoscale.datasets.mtan import MtanDataset, extend, heldout_dataset, read_manifest
 
 VAL_SIZE = 275
 HEIGHT, WIDTH = 128, 256

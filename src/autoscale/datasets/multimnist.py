@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from autoscale.data.digits import DigitImages, find_source, read_source
+from autoscale.datasets.digits import DigitImages, find_source, read_source
 
 CANVAS = 36
 OFFSET = 6

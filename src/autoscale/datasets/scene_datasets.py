@@ -1,7 +1,7 @@
 """The procedural scene benchmarks ``scenes-indoor`` and ``scenes-street``: rendered once, read from disk.
 
-Scenes come from :func:`autoscale.data.scenes.render` and are written, incrementally, into the mtan
-layout (:mod:`autoscale.data.mtan`) under
+Scenes come from :func:`autoscale.datasets.scenes.render` and are written, incrementally, into the mtan
+layout (:mod:`autoscale.datasets.mtan`) under
 ``{data root}/scenes-{kind}/{H}x{W}-seed{seed}/{split}/{folder}/{i}.npy`` with folders
 ``image`` (H,W,3) float32 in [0, 1], ``label`` (semantic, int16, -1 = ignore), ``depth`` (float32
 metres, 0 = invalid), ``normal`` (H,W,3) float32 camera-frame unit vectors (x right, y down, z
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from autoscale.data.mtan import SPLITS, MtanDataset, extend
+from autoscale.datasets.mtan import SPLITS, MtanDataset, extend
 
 # Per profile: image size and scenes per split. Rendering (one core) runs at about 50 indoor / 35 street
 # scenes/s at 64x80 and 28 / 21 at 128x160; with the block size of small files a scene takes about 0.2 MB
@@ -67,7 +67,7 @@ def scene_seed(seed: int, split: str, i: int) -> int:
 
 def _renderer() -> tuple[Callable[..., dict[str, np.ndarray]], str]:
     """The scene renderer and a hash of its source (scenes rendered by other code are stale)."""
-    from autoscale.data import scenes
+    from autoscale.datasets import scenes
 
     return scenes.render, hashlib.sha1(Path(scenes.__file__).read_bytes()).hexdigest()[:16]
 
