@@ -222,6 +222,30 @@ def test_alignedmtl_condition_number_one_and_scale() -> None:
     assert torch.allclose(w, torch.tensor([1.0, 0.5], dtype=torch.float64))
 
 
+def test_alignedmtl_float32_gramian_of_nearly_dependent_gradients() -> None:
+    # g_2 = 0.7 g_1: rank one. The float32 Gramian's rounding leaves a small positive eigenvalue
+    # (8e-7 here, against 90); a float64 cutoff would keep it as lambda_min and shrink the update
+    # to ~1e-3 with a negative weight. Cut off at float32 precision, as the official code (which
+    # computes in float32), only the rank-one part remains: B = v v^T with v = (1, 0.7)/|(1, 0.7)|,
+    # so w = B 1 = v (v . 1) = (1, 0.7) * 1.7 / 1.49, and |d| = (w_1 + 0.7 w_2) |g_1| = 1.7 |g_1|.
+    jac = np.random.default_rng(2).normal(size=(2, 64))
+    jac[1] = 0.7 * jac[0]
+    j32 = jac.astype(np.float32)
+    g32 = torch.from_numpy(j32 @ j32.T)
+    assert g32.dtype == torch.float32 and torch.linalg.eigvalsh(g32.double()).min() > 0  # the noise
+    w = make("alignedmtl").weights(torch.ones(2), g32)
+    expected = np.array([1.0, 0.7]) * 1.7 / 1.49
+    assert np.allclose(w.numpy(), expected, rtol=1e-5)
+    update = np.linalg.norm(jac.T @ w.double().numpy())
+    assert update == pytest.approx(1.7 * np.linalg.norm(jac[0]), rel=1e-5)
+    assert update == pytest.approx(13.2, abs=0.05)
+    # The same numbers claimed to be a float64 Gramian are taken at their word: the tiny eigenvalue
+    # is then signal, and the update collapses (what happened before the cutoff followed the source).
+    collapsed = make("alignedmtl").weights(torch.ones(2, dtype=torch.float64), g32.double())
+    assert np.linalg.norm(jac.T @ collapsed.numpy()) < 0.01
+    assert collapsed.min() < 0
+
+
 def test_cagrad_c_zero_is_summed_gradient() -> None:
     j = random_jacobian(3, 3, 4)
     w = make("cagrad", 3, c=0.0).weights(torch.ones(3, dtype=torch.float64), j @ j.T)

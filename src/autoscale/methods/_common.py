@@ -22,9 +22,14 @@ class GramianWeighting(Weighting):
     """
 
     needs_gramian = True
+    # Machine epsilon of the dtype the last Gramian arrived in (before the float64 conversion):
+    # the precision it was computed in, for methods that must tell rounding noise from signal.
+    gramian_eps: float = float(torch.finfo(torch.float64).eps)
 
     def weights(self, losses: Tensor, gramian: Tensor | None) -> Tensor:
         self.check_inputs(losses, gramian)
+        if gramian is not None:
+            self.gramian_eps = float(torch.finfo(gramian.dtype).eps)
         # gramian is None only on steps where a subclass switched needs_gramian off (Nash-MTL reuse).
         w = self.from_gramian(to_cpu64(losses), None if gramian is None else to_cpu64(gramian))
         return w.to(device=losses.device, dtype=losses.dtype)
@@ -73,8 +78,9 @@ def min_norm_point(gramian: np.ndarray, *, rtol: float = 1e-12, max_iter: int = 
     At the returned point the KKT conditions hold to rounding: with d = sum_i lam_i g_i,
     g_i · d >= |d|^2 for every i, with equality on the support of lam.
 
-    The official MGDA code solves the same problem iteratively (projected gradient / Frank-Wolfe,
-    stopping at a change of 1e-5); the exact solution is its limit.
+    The official MGDA code solves the same problem approximately: projected gradient / Frank-Wolfe
+    stopping at a change of 1e-5, with two-point steps clamped to [0.001, 0.999] (so it never
+    returns a vertex of the simplex, where this solver can).
     """
     g = np.asarray(gramian, dtype=np.float64)
     k = g.shape[0]

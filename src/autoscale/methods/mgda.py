@@ -27,8 +27,11 @@ class MGDA(GramianWeighting):
     so the solver sees G'_ij = G_ij / (n_i n_j); then w = argmin_{w in simplex} w^T G' w and, as in the
     official code, w multiplies the *unnormalised* losses. Weights are >= 0 and sum to 1 (official
     scale; the Nash-MTL reimplementation multiplies by K). The min-norm problem is solved exactly from
-    the Gramian (Wolfe's algorithm, see :func:`min_norm_point`) instead of the official iterative
-    solver, whose limit it is; the KKT conditions hold to rounding. torchjd's ``MGDAWeighting`` runs
+    the Gramian (Wolfe's algorithm, see :func:`min_norm_point`); the KKT conditions hold to rounding.
+    The official solver is not exact: its closed-form two-point step clamps the weight to
+    [0.001, 0.999], so with one gradient dominating (g_1 · g_2 >= |g_2|^2) it returns (0.001, 0.999)
+    where the exact answer is (0, 1), and for K > 2 its projected-gradient iterations stop at a change
+    of 1e-5. torchjd's ``MGDAWeighting`` runs
     Frank-Wolfe with a loose stopping rule (gamma < 1e-3), hence not used here.
     A zero normaliser (zero gradient, or zero loss) is replaced by 1 instead of dividing by zero: the
     official code would produce NaN; a zero gradient stays zero, so the min-norm point is 0 as it should.

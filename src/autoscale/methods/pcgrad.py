@@ -15,16 +15,20 @@ from autoscale.methods.registry import register
 class PCGrad(GramianWeighting):
     """PCGrad as task weights: the projected gradients are tracked as combinations of the g_j.
 
-    For each task i, g_i^PC starts at g_i; for each other task j in a random order, if
+    For each task i, g_i^PC starts at g_i; for each other task j != i in a random order, if
     g_i^PC · g_j < 0 then g_i^PC <- g_i^PC - (g_i^PC · g_j / |g_j|^2) g_j (the already-projected g_i
     against the *original* g_j, as in the official code). Writing g_i^PC = sum_j c_ij g_j, the
     test and the update only need G: g_i^PC · g_j = (G c_i)_j. The update is the sum
     sum_i g_i^PC (official reduction), so the weights are w = sum_i c_i (all 1 when nothing conflicts).
 
-    Task order: the paper's Algorithm 1 visits the other tasks in a random order for each i, as do
-    LibMTL, Pytorch-PCGrad (used by Nash-MTL) and torchjd's ``PCGradWeighting`` (same algorithm as
-    here). torchjd draws the permutations from the global RNG; this class owns a ``torch.Generator``
-    (option ``seed``), saved in :meth:`state_dict`, so runs are reproducible and resume identically.
+    Which tasks are visited: the paper's Algorithm 1 projects g_i against the *other* tasks j != i,
+    in a random order for each i; this class follows the paper. The official code (TensorFlow) and
+    Pytorch-PCGrad (used by Nash-MTL) shuffle all K gradients, g_i included, so they also project
+    the running g_i^PC against its own original g_i when earlier projections have turned it against
+    g_i (g_i^PC · g_i < 0, possible with three or more tasks); with two tasks the two agree.
+    torchjd's ``PCGradWeighting`` draws its permutations from the global RNG; this class owns a
+    ``torch.Generator`` (option ``seed``), saved in :meth:`state_dict`, so runs are reproducible and
+    resume identically.
     """
 
     def __init__(self, num_tasks: int, seed: int | None = None) -> None:
