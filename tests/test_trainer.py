@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from autoscale.tasks import ClassificationTask
-from autoscale.train import RunConfig, Trainer, TrainingDiverged, train
+from autoscale.train import CorruptCheckpoint, RunConfig, Trainer, TrainingDiverged, train
 
 TINY = {"sizes": {"train": 384, "val": 128, "test": 128}}
 
@@ -54,7 +54,7 @@ def test_resume_gives_the_same_record_as_an_uninterrupted_run(tmp_path: Path):
 def test_checkpoint_of_another_config_is_refused(tmp_path: Path):
     ckpt = tmp_path / "run.pt"
     Trainer(tiny(epochs=1), checkpoint_path=ckpt, progress=False).run()
-    with pytest.raises(ValueError, match="different config"):
+    with pytest.raises(CorruptCheckpoint, match="different config"):
         Trainer(tiny(epochs=1, lr=1e-2), checkpoint_path=ckpt, progress=False).run()
 
 

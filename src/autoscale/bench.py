@@ -50,6 +50,7 @@ from torch import Tensor
 import autoscale
 from autoscale.datasets.scene_datasets import SCENE_SIZES
 from autoscale.experiments import profile_config
+from autoscale.files import atomic_write_json
 from autoscale.gramian import compute_gramian
 from autoscale.methods import Weighting, available_methods
 from autoscale.models import MultiTaskModel, build_model
@@ -61,7 +62,6 @@ from autoscale.train import (
     _build_method,
     _optimizer,
     _sync,
-    atomic_write_json,
     describe_device,
     git_commit,
 )

@@ -1,6 +1,8 @@
 """Command line: ``python -m autoscale sweep ...`` runs the linear-scalarization sweep of a
 benchmark (weight grid + single-task baselines) outside the notebooks, through the same run store,
-so the book reuses what it trained; ``python -m autoscale train ...`` trains one configuration.
+so the book reuses what it trained; ``python -m autoscale train ...`` trains one configuration;
+``python -m autoscale records ...`` looks after the committed run records (status, train what the
+book is missing, verify by re-derivation, rebuild a manifest, clear a profile).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def parser() -> argparse.ArgumentParser:
     commands.choices["sweep"].add_argument(
         "--workers", type=int, help="runs trained at once (default: $AUTOSCALE_WORKERS or 1)"
     )
+    add_records_parser(commands)
     train = commands.choices["train"]
     train.add_argument("--method", default="unitary", choices=available_methods())
     train.add_argument("--seed", type=int, default=0)
@@ -64,8 +67,41 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def add_records_parser(commands: argparse._SubParsersAction) -> None:
+    records = commands.add_parser("records", help="status, training, verification of the run records")
+    actions = records.add_subparsers(dest="action", required=True)
+    helps = {
+        "status": "per chapter and benchmark: runs present, missing, stale, corrupt",
+        "train": "train every run the book's chapters miss, in one batch",
+        "verify": "re-train a sample of records here and compare every stored number",
+        "rebuild-manifest": "rebuild a profile's manifest from its record files",
+        "clear": "move a profile's records aside (to retrain it from scratch)",
+        "default-profile": "print the strongest profile whose records are complete",
+    }
+    for action, helptext in helps.items():
+        sub = actions.add_parser(action, help=helptext)
+        sub.add_argument("--results-root", help="run store root (default: $AUTOSCALE_RESULTS_ROOT or ./results)")
+        if action != "default-profile":
+            sub.add_argument("--profile", default="cpu", choices=PROFILES)
+    actions.choices["status"].add_argument("--strict", action="store_true", help="exit 1 unless complete and fresh")
+    actions.choices["train"].add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    actions.choices["train"].add_argument("--workers", type=int, help="runs at once (default: $AUTOSCALE_WORKERS or 1)")
+    verify = actions.choices["verify"]
+    verify.add_argument("--sample", type=int, default=0, help="records drawn at random (default 0)")
+    verify.add_argument("--cheapest", type=int, default=0, help="records with the lowest wall time (default 0)")
+    verify.add_argument("--seed", type=int, help="seed of the random draw (default: a new one, printed)")
+    verify.add_argument("--benchmark", help="only records of this benchmark")
+    verify.add_argument("--method", help="only records of this method")
+    verify.add_argument("--max-seconds", type=float, help="only records that trained within this wall time")
+    verify.add_argument("--device", default="cpu", help="device to re-derive on (default: cpu)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "records":
+        from autoscale.record_commands import records_command
+
+        return records_command(args)
     store = RunStore(args.results_root)
     if args.command == "sweep":
         plan = ls_sweep_plan(args.benchmark, args.profile, device=args.device, n_weights=args.n_weights)

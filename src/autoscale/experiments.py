@@ -15,6 +15,8 @@ import hashlib
 import json
 import multiprocessing
 import os
+import time
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -27,8 +29,10 @@ from scipy.stats import qmc
 from tqdm import tqdm
 
 import autoscale
+from autoscale import records
+from autoscale.files import atomic_write_bytes
 from autoscale.paths import results_root
-from autoscale.train import RunConfig, Trainer, atomic_write_json
+from autoscale.train import CorruptCheckpoint, RunConfig, Trainer
 
 PROFILES = ("smoke", "cpu", "full")
 DEVICES = ("cpu", "cuda")
@@ -134,11 +138,20 @@ def config_hash(config: RunConfig) -> str:
     return hashlib.sha1(payload.encode()).hexdigest()[:16]
 
 
-class RunStore:
-    """One JSON record per run under ``<root>/<profile>/<benchmark>/<hash>.json``.
+class RecordWarning(UserWarning):
+    """A record or checkpoint was damaged and has been moved aside (the message says where)."""
 
-    Checkpoints of unfinished runs live in ``<root>/checkpoints/`` and are removed once the record
-    is written. Only ``full`` records are meant to be committed (small JSON, no checkpoints).
+
+class RunStore:
+    """One record per run under ``<root>/<profile>/<benchmark>/<hash>.json`` and a manifest per
+    profile (:mod:`autoscale.records`: compact encoding, fingerprint, sha256).
+
+    Records of the ``cpu`` and ``full`` profiles are committed data. A damaged record (truncated,
+    not JSON, a merge-conflict marker, a sha256 that does not match the manifest) is moved to
+    ``<root>/<profile>/corrupt/`` with a :class:`RecordWarning` that names it, and the run is
+    retrained; a damaged manifest is moved there too and rebuilt from the records. Checkpoints of
+    unfinished runs live in ``<root>/checkpoints/`` (never committed) and are removed once the
+    record is written.
     """
 
     def __init__(self, root: str | Path | None = None) -> None:
@@ -150,25 +163,128 @@ class RunStore:
     def checkpoint_path(self, config: RunConfig) -> Path:
         return self.root / "checkpoints" / f"{config_hash(config)}.pt"
 
+    def manifest_path(self, profile: str) -> Path:
+        return self.root / profile / records.MANIFEST
+
+    def record_paths(self, profile: str) -> list[Path]:
+        """Every record file of ``profile`` (damaged ones included)."""
+        folder = self.root / profile
+        return sorted(p for p in folder.glob("*/*.json") if p.parent.name != "corrupt") if folder.is_dir() else []
+
+    def manifest(self, profile: str) -> dict[str, dict]:
+        """The profile's manifest entries; a damaged manifest is moved aside and rebuilt."""
+        path = self.manifest_path(profile)
+        try:
+            return records.read_manifest(path)
+        except records.RecordProblem:
+            with records.locked(path):
+                return self._entries(profile)
+
+    def _entries(self, profile: str) -> dict[str, dict]:
+        """The manifest's entries, with the manifest lock held: rebuilt if damaged."""
+        path = self.manifest_path(profile)
+        try:
+            return records.read_manifest(path)
+        except records.RecordProblem as err:
+            moved = self._move_aside(path)
+            _warn(f"{err.problem}: moved to {moved}; rebuilt from the records of {path.parent}")
+            return self.rebuild_manifest(profile)
+
+    def _key(self, path: Path) -> str:
+        return f"{path.parent.name}/{path.name}"
+
+    def read(self, path: Path, manifest: Mapping[str, dict] | None = None) -> dict:
+        """The record at ``path``, checked (:class:`autoscale.records.RecordProblem` if damaged)."""
+        profile = path.parent.parent.name
+        entry = (self.manifest(profile) if manifest is None else manifest).get(self._key(path))
+        record = records.check_record(path, path.read_bytes(), entry and entry["sha256"], path.stem)
+        stored_hash = config_hash(RunConfig.from_dict(record["config"]))
+        if stored_hash != path.stem:
+            raise records.RecordProblem(
+                path, f"holds the config of run {stored_hash}, not of {path.stem}", "delete it to retrain"
+            )
+        return record
+
     def load(self, config: RunConfig) -> dict | None:
+        """The checked record of ``config``, or None if absent or damaged (then moved aside)."""
         path = self.path(config)
         if not path.is_file():
             return None
-        with open(path) as fh:
-            return json.load(fh)
+        try:
+            return self.read(path)
+        except records.RecordProblem as err:
+            moved = self.quarantine(path)
+            _warn(f"{err}. It was moved to {moved}, and the run ({_describe(config)}) will be retrained.")
+            return None
 
-    def save(self, record: dict) -> Path:
+    def quarantine(self, path: Path) -> Path:
+        """Move a damaged record out of the store (and out of the manifest); returns where to."""
+        profile = path.parent.parent.name
+        with records.locked(self.manifest_path(profile)):
+            moved = self._move_aside(path)
+            entries = self._entries(profile)
+            if entries.pop(self._key(path), None) is not None:
+                records.write_manifest(self.manifest_path(profile), entries)
+        return moved
+
+    def _move_aside(self, path: Path) -> Path:
+        profile_dir = path.parent if path.name == records.MANIFEST else path.parent.parent
+        target = profile_dir / "corrupt" / f"{path.stem}.{records.now()}{path.suffix}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        return target
+
+    def save(self, record: dict, wall_seconds: float | None = None) -> Path:
+        """Stamp (fingerprint, versions), write compactly and atomically, add to the manifest."""
         config = RunConfig.from_dict(record["config"])
         path = self.path(config)
-        atomic_write_json(path, record)
+        stamped = records.stamp(record, wall_seconds)
+        stamped["config_hash"] = path.stem
+        data = records.encode(stamped)
+        with records.locked(self.manifest_path(config.profile)):
+            atomic_write_bytes(path, data)
+            entries = self._entries(config.profile)
+            entries[self._key(path)] = records.manifest_entry(stamped, data, self._key(path))
+            records.write_manifest(self.manifest_path(config.profile), entries)
         return path
+
+    def rebuild_manifest(self, profile: str) -> dict[str, dict]:
+        """A manifest from the profile's record files as they are (damaged ones moved aside).
+        The caller holds the manifest lock or is alone."""
+        entries = {}
+        for path in self.record_paths(profile):
+            data = path.read_bytes()
+            try:
+                record = records.check_record(path, data, None, path.stem)
+            except records.RecordProblem as err:
+                _warn(f"{err}. It was moved to {self._move_aside(path)}.")
+                continue
+            entries[self._key(path)] = records.manifest_entry(record, data, self._key(path))
+        records.write_manifest(self.manifest_path(profile), entries)
+        return entries
+
+    def quarantine_checkpoint(self, path: Path) -> Path:
+        target = path.with_name(f"{path.stem}.corrupt-{records.now()}{path.suffix}")
+        os.replace(path, target)
+        return target
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, RecordWarning, stacklevel=3)
+
+
+def _describe(config: RunConfig) -> str:
+    options = f" {config.method_options}" if config.method_options else ""
+    return f"{config.method}{options}, seed {config.seed}, {config.benchmark} at {config.profile}"
 
 
 def run(config: RunConfig, store: RunStore | None = None, force: bool = False, progress: bool = True) -> dict:
     """The record of ``config``: from the store if present (unless ``force``), else trained now.
 
     Training resumes from the store's checkpoint of this config if an earlier attempt was
-    interrupted.
+    interrupted; a checkpoint that cannot be resumed from is moved aside (with a
+    :class:`RecordWarning`) and the run starts over. The returned record is the stored one (per-step
+    arrays in float32), so a fresh run and a stored run give the same numbers.
     """
     store = store or RunStore()
     if not force:
@@ -178,10 +294,17 @@ def run(config: RunConfig, store: RunStore | None = None, force: bool = False, p
     checkpoint = store.checkpoint_path(config)
     if force:
         checkpoint.unlink(missing_ok=True)
-    record = Trainer(config, checkpoint_path=checkpoint, progress=progress).run()
-    store.save(record)
+    started = time.perf_counter()
+    try:
+        record = Trainer(config, checkpoint_path=checkpoint, progress=progress).run()
+    except CorruptCheckpoint as err:
+        moved = store.quarantine_checkpoint(checkpoint)
+        _warn(f"{err}. It was moved to {moved}; training {_describe(config)} from the start.")
+        started = time.perf_counter()
+        record = Trainer(config, checkpoint_path=checkpoint, progress=progress).run()
+    path = store.save(record, wall_seconds=time.perf_counter() - started)
     checkpoint.unlink(missing_ok=True)
-    return record
+    return store.read(path)
 
 
 def default_workers() -> int:
@@ -223,6 +346,8 @@ def sweep(
     workers = default_workers() if workers is None else workers
     records: list[dict | None] = [None if force else store.load(c) for c in configs]
     missing = [i for i, r in enumerate(records) if r is None]
+    if missing and progress:
+        print(plan_line(desc, [configs[i] for i in missing], len(configs), store, workers), flush=True)
     with tqdm(total=len(configs), initial=len(configs) - len(missing), desc=desc, disable=not progress) as bar:
         if workers <= 1 or len(missing) <= 1:
             for i in missing:
@@ -232,6 +357,35 @@ def sweep(
         else:
             records = _sweep_in_workers(configs, records, missing, store, force, min(workers, len(missing)), bar)
     return records  # type: ignore[return-value]
+
+
+def estimate_seconds(configs: Sequence[RunConfig], store: RunStore) -> float | None:
+    """Training time of ``configs`` one after another, from the wall times in the manifests of
+    their profiles (mean of the same benchmark and method, else of the benchmark); None when a
+    config has nothing to go by."""
+    total = 0.0
+    manifests = {c.profile: store.manifest(c.profile) for c in configs}
+    for config in configs:
+        entries = [
+            e for e in manifests[config.profile].values() if e.get("wall_s") and e["benchmark"] == config.benchmark
+        ]
+        same = [e["wall_s"] for e in entries if e["method"] == config.method] or [e["wall_s"] for e in entries]
+        if not same:
+            return None
+        total += float(np.mean(same))
+    return total
+
+
+def plan_line(desc: str, missing: Sequence[RunConfig], total: int, store: RunStore, workers: int) -> str:
+    """The line a sweep prints before it trains: how many runs, and the estimated time."""
+    seconds = estimate_seconds(missing, store)
+    workers = max(1, min(workers, len(missing)))
+    when = (
+        f"estimated {seconds / workers / 60:.1f} min with {workers} worker(s), from earlier runs' wall times"
+        if seconds is not None
+        else "no estimate (no earlier run of these benchmarks in the manifest)"
+    )
+    return f"{desc}: training {len(missing)} of {total} runs ({total - len(missing)} in the store); {when}"
 
 
 def sweep_groups(

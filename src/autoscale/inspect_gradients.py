@@ -21,14 +21,27 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from autoscale import metrics
+from autoscale.experiments import profile_config
 from autoscale.gramian import compute_gramian
 from autoscale.tasks import stack_losses
-from autoscale.train import Trainer
+from autoscale.train import RunConfig, Trainer
 
 # Overrides of the MultiMNIST profile for this chapter's run. Metrics are logged every step at
 # `smoke` (its run has only 8 steps); at `cpu` and `full` the run is the profile's own, so the
 # linear-scalarization chapters' equal-weight record (seed 0) is reused from the run store.
 METRIC_RUN_OVERRIDES: dict[str, dict[str, Any]] = {"smoke": {"metrics_every": 1}, "cpu": {}, "full": {}}
+
+
+def metric_run_config(profile: str, device: str = "cpu") -> RunConfig:
+    """The chapter's run: MultiMNIST with equal weights (1, 1) at ``profile``, seed 0."""
+    return profile_config(
+        "multimnist",
+        profile,
+        device=device,
+        method="linear",
+        method_options={"weights": [1.0, 1.0]},
+        **METRIC_RUN_OVERRIDES[profile],
+    )
 
 
 def training_batch(trainer: Trainer, index: int = 0) -> tuple[Tensor, dict[str, Tensor]]:

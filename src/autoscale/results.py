@@ -359,6 +359,20 @@ class MainResults:
         return [*self.ls, *self.stl, *(r for runs in self.methods.values() for r in runs)]
 
 
+def main_groups(
+    benchmarks: Sequence[str], profile: str, device: str = "cpu", methods: Sequence[str] = MAIN_METHODS
+) -> dict[tuple[str, str], list[RunConfig]]:
+    """Configs of the main tables: per benchmark, the LS sweep (``"ls"``), the single-task runs
+    (``"stl"``) and each method's runs, keyed by (benchmark, group)."""
+    groups: dict[tuple[str, str], list[RunConfig]] = {}
+    for b in benchmarks:
+        plan = ls_sweep_plan(b, profile, device=device)
+        groups[b, "ls"] = plan.ls_configs
+        groups[b, "stl"] = plan.stl_configs
+        groups.update({(b, m): configs for m, configs in main_configs(b, profile, device, methods).items()})
+    return groups
+
+
 def run_main_results(
     benchmarks: Sequence[str],
     profile: str,
@@ -369,12 +383,7 @@ def run_main_results(
 ) -> dict[str, MainResults]:
     """Train (or read from the store) every run of the main tables, all benchmarks in one batch."""
     plans = {b: ls_sweep_plan(b, profile, device=device) for b in benchmarks}
-    groups: dict[tuple[str, str], list[RunConfig]] = {}
-    for b, plan in plans.items():
-        groups[b, "ls"] = plan.ls_configs
-        groups[b, "stl"] = plan.stl_configs
-        groups.update({(b, m): configs for m, configs in main_configs(b, profile, device, methods).items()})
-    records = sweep_groups(groups, store, force=force, desc="main results")
+    records = sweep_groups(main_groups(benchmarks, profile, device, methods), store, force=force, desc="main results")
     return {
         b: MainResults(plan, records[b, "ls"], records[b, "stl"], {m: records[b, m] for m in methods})
         for b, plan in plans.items()
@@ -402,18 +411,24 @@ class AblationResults:
         return [*self.stl, *(r for runs in self.rows.values() for r in runs)]
 
 
-def run_ablations(
-    available: Sequence[str], profile: str, device: str = "cpu", store: RunStore | None = None, force: bool = False
-) -> dict[str, dict[str, AblationResults]]:
-    """Train (or read) every ablation of ``ABLATION_BENCHMARKS[profile]`` on the ``available``
-    benchmarks, in one batch; returns {ablation: {benchmark: AblationResults}}."""
+def ablation_groups(available: Sequence[str], profile: str, device: str = "cpu") -> dict[tuple, list[RunConfig]]:
+    """Configs of every ablation of ``ABLATION_BENCHMARKS[profile]`` on the ``available``
+    benchmarks: the single-task runs keyed (benchmark, "stl"), the rows (benchmark, ablation, label)."""
     check_profile(profile)
     groups: dict[tuple, list[RunConfig]] = {}
     for name, benchmarks in ABLATION_BENCHMARKS[profile].items():
         for b in (b for b in benchmarks if b in available):
             groups[b, "stl"] = ls_sweep_plan(b, profile, device=device).stl_configs
             groups.update({(b, name, label): c for label, c in ablation_configs(b, profile, name, device).items()})
-    records = sweep_groups(groups, store, force=force, desc="ablations")
+    return groups
+
+
+def run_ablations(
+    available: Sequence[str], profile: str, device: str = "cpu", store: RunStore | None = None, force: bool = False
+) -> dict[str, dict[str, AblationResults]]:
+    """Train (or read) every ablation of ``ABLATION_BENCHMARKS[profile]`` on the ``available``
+    benchmarks, in one batch; returns {ablation: {benchmark: AblationResults}}."""
+    records = sweep_groups(ablation_groups(available, profile, device), store, force=force, desc="ablations")
     out: dict[str, dict[str, AblationResults]] = {}
     for name, benchmarks in ABLATION_BENCHMARKS[profile].items():
         for b in (b for b in benchmarks if b in available):

@@ -27,12 +27,9 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
-import os
 import platform
 import random
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +46,7 @@ from tqdm import tqdm
 import autoscale
 from autoscale.autoscale import AutoScale
 from autoscale.datasets import build_dataset
+from autoscale.files import atomic_torch_save
 from autoscale.gramian import SplitGradients, compute_gramian, last_layer_parameters, parse_gramian_mode
 from autoscale.methods import Weighting, build_method, method_class
 from autoscale.methods.base import check_step_inputs
@@ -117,6 +115,14 @@ class TrainingDiverged(RuntimeError):
     """A task loss or gradient became non-finite; the last checkpoint is kept."""
 
 
+class CorruptCheckpoint(RuntimeError):
+    """A checkpoint cannot be resumed from (unreadable, truncated, or of another config)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"checkpoint {path} cannot be resumed from: {reason}")
+        self.path, self.reason = path, reason
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -148,23 +154,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but no CUDA GPU is available; use device='cpu'")
     return torch.device(name)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """Write JSON via a temporary file and rename, so readers never see a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=1, allow_nan=True)
-    os.replace(tmp, path)
-
-
-def _atomic_torch_save(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def _build_method(config: RunConfig, num_tasks: int, total_steps: int) -> Weighting:
@@ -414,7 +403,7 @@ class Trainer:
     def _save_checkpoint(self, state: dict) -> None:
         if self.checkpoint_path is None:
             return
-        _atomic_torch_save(
+        atomic_torch_save(
             self.checkpoint_path,
             {
                 "config": self.config.to_dict(),
@@ -431,14 +420,20 @@ class Trainer:
     def _load_checkpoint(self) -> dict | None:
         if self.checkpoint_path is None or not self.checkpoint_path.is_file():
             return None
-        ckpt = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
-        if ckpt["config"] != self.config.to_dict():
-            raise ValueError(f"checkpoint {self.checkpoint_path} belongs to a different config; delete it to retrain")
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        if self.scheduler:
-            self.scheduler.load_state_dict(ckpt["scheduler"])
-        self.method.load_state_dict(ckpt["method"])
+        try:
+            ckpt = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        except Exception as err:  # torch raises many types for truncated or foreign files
+            raise CorruptCheckpoint(self.checkpoint_path, f"{type(err).__name__}: {err}") from err
+        if not isinstance(ckpt, dict) or ckpt.get("config") != self.config.to_dict():
+            raise CorruptCheckpoint(self.checkpoint_path, "it belongs to a different config")
+        try:
+            self.model.load_state_dict(ckpt["model"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            if self.scheduler:
+                self.scheduler.load_state_dict(ckpt["scheduler"])
+            self.method.load_state_dict(ckpt["method"])
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise CorruptCheckpoint(self.checkpoint_path, f"{type(err).__name__}: {err}") from err
         torch.set_rng_state(ckpt["torch_rng"])
         if ckpt["cuda_rng"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ckpt["cuda_rng"])

@@ -1,0 +1,104 @@
+"""The actions of ``python -m autoscale records`` (see :mod:`autoscale.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+
+import pandas as pd
+
+from autoscale.chapters import book_configs
+from autoscale.experiments import RunStore, sweep
+from autoscale.record_status import default_profile, store_status
+from autoscale.records import now
+from autoscale.verify import describe, select, tolerance_note, verify_record
+
+
+def status(store: RunStore, profile: str, strict: bool) -> int:
+    report = store_status(profile, store)
+    if not report.rows:
+        print(f"no chapters read runs at {profile}")
+        return 0
+    table = pd.DataFrame(report.rows).set_index(["chapter", "benchmark"])
+    print(f"Run records of profile {profile} in {store.root / profile}:")
+    print(table.to_string())
+    totals = table.sum()
+    print(
+        f"total (a run read by several chapters counts in each): {totals['present']} present, "
+        f"{totals['missing']} missing, {totals['stale']} stale, {totals['corrupt']} corrupt; "
+        f"{report.extra} record(s) no chapter reads"
+    )
+    if report.stale_commits:
+        print(f"stale records were trained at commit(s) {', '.join(sorted(report.stale_commits))}")
+    for problem in report.problems:
+        print(f"corrupt: {problem}")
+    if not report.complete:
+        print(f"to train what is missing: python -m autoscale records train --profile {profile}")
+    return 1 if strict and not report.clean else 0
+
+
+def train(store: RunStore, profile: str, device: str, workers: int | None) -> int:
+    configs = book_configs(profile, device)
+    sweep(configs, store, desc=f"book runs [{profile}]", workers=workers)
+    print(f"all {len(configs)} runs of the book at {profile} are in {store.root / profile}")
+    return 0
+
+
+def verify(store: RunStore, args: argparse.Namespace) -> int:
+    seed = args.seed if args.seed is not None else random.randrange(10**6)
+    paths = select(
+        store,
+        args.profile,
+        sample=args.sample,
+        cheapest=args.cheapest,
+        benchmark=args.benchmark,
+        method=args.method,
+        max_seconds=args.max_seconds,
+        seed=seed,
+    )
+    if not paths:
+        print(f"error: no committed {args.profile} record matches the selection; see 'records status'", file=sys.stderr)
+        return 1
+    print(f"re-deriving {len(paths)} record(s) of {args.profile} on {args.device} (selection seed {seed})", flush=True)
+    verdicts = []
+    for path in paths:
+        verdict = verify_record(store, path, args.device)
+        print(("ok    " if verdict.ok else "FAILED ") + describe(verdict), flush=True)
+        verdicts.append(verdict)
+    print(tolerance_note(verdicts))
+    failed = sum(not v.ok for v in verdicts)
+    summary = f"{len(verdicts) - failed} of {len(verdicts)} record(s) re-derived"
+    print(summary + (f"; {failed} FAILED" if failed else ""))
+    return 1 if failed else 0
+
+
+def clear(store: RunStore, profile: str) -> int:
+    folder = store.root / profile
+    if not folder.is_dir():
+        print(f"nothing to clear: {folder} does not exist")
+        return 0
+    target = store.root / "replaced" / f"{profile}-{now()}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(folder, target)
+    print(f"moved the {profile} records to {target}; the next build retrains them")
+    return 0
+
+
+def records_command(args: argparse.Namespace) -> int:
+    store = RunStore(args.results_root)
+    if args.action == "default-profile":
+        print(default_profile(store))
+        return 0
+    if args.action == "status":
+        return status(store, args.profile, args.strict)
+    if args.action == "train":
+        return train(store, args.profile, args.device, args.workers)
+    if args.action == "verify":
+        return verify(store, args)
+    if args.action == "rebuild-manifest":
+        entries = store.rebuild_manifest(args.profile)
+        print(f"{store.manifest_path(args.profile)}: {len(entries)} record(s)")
+        return 0
+    return clear(store, args.profile)
