@@ -1,5 +1,11 @@
-# The README's two commands: `make book` (build the book at PROFILE=cpu) and `make test`.
-# Both do all set-up on a fresh machine: .venv, pinned packages, offline data.
+# The README's two commands: `make book` and `make test`. Both do all set-up on a fresh machine:
+# .venv, pinned packages, offline data.
+#
+# `make book` builds the book from the committed run records (results/<profile>/), training only
+# what is missing, at PROFILE: by default the strongest profile whose records are complete for
+# every chapter (`python -m autoscale records default-profile`). FORCE=1 retrains the profile
+# from scratch (its records are moved to results/replaced/ first). `make verify` re-derives a
+# sample of committed records on this machine and compares every stored number.
 
 PYTHON   ?= python3.11
 VENV     := .venv
@@ -25,7 +31,12 @@ export AUTOSCALE_RESULTS_ROOT := $(RESULTS_ROOT)
 export OMP_NUM_THREADS ?= 2
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: book test setup data lint clean clean-book
+# Committed cpu records that `make test` re-derives (exactly): the cheapest AutoScale run on
+# MultiMNIST (IMTL-G exploration, window solver, prediction, LS phase) and the cheapest
+# Aligned-MTL run on the street scenes (dense tasks, the float32 Gramian cutoff).
+TEST_VERIFY := "--benchmark multimnist --method autoscale" "--benchmark scenes-street --method alignedmtl"
+
+.PHONY: book book-at verify test setup data lint clean clean-book
 
 setup: $(STAMP)
 
@@ -45,20 +56,37 @@ $(DATA_ROOT)/.prepared-%: $(STAMP) src/autoscale/datasets/scenes.py src/autoscal
 	$(PY) data_scripts/prepare_data.py --root $(DATA_ROOT) --profile $*
 	@touch $@
 
-book: $(call DATA_STAMP,$(PROFILE))
+book: $(STAMP)
+	@profile=$(if $(filter command line environment,$(origin PROFILE)),$(PROFILE),$$($(PY) -m autoscale records default-profile)); \
+	echo "building the book at profile $$profile"; \
+	$(MAKE) --no-print-directory book-at PROFILE=$$profile
+
+book-at: $(call DATA_STAMP,$(PROFILE))
 	@mkdir -p book/notebooks
-	@for nb in $(NOTEBOOKS); do \
+	@start=$$(date +%s); \
+	if [ -n "$(FORCE)" ]; then $(PY) -m autoscale records clear --profile $(PROFILE) || exit 1; fi; \
+	AUTOSCALE_WORKERS=$(WORKERS) $(PY) -m autoscale records train --profile $(PROFILE) --device $(DEVICE) || exit 1; \
+	trained=$$(date +%s); \
+	for nb in $(NOTEBOOKS); do \
 	  out=book/notebooks/$$(basename $$nb); \
 	  echo "papermill $$nb -> $$out (profile=$(PROFILE), device=$(DEVICE))"; \
 	  AUTOSCALE_WORKERS=$(WORKERS) $(VENV)/bin/papermill --kernel python3 --cwd notebooks -p profile $(PROFILE) -p device $(DEVICE) $$nb $$out || exit 1; \
-	done
-	$(PY) book/vendor_mathjax.py
-	$(VENV)/bin/jupyter-book build . --config _config.yml --toc book/_toc.yml -W --keep-going
+	done; \
+	executed=$$(date +%s); \
+	$(PY) book/vendor_mathjax.py && \
+	$(VENV)/bin/jupyter-book build . --config _config.yml --toc book/_toc.yml -W --keep-going || exit 1; \
+	echo "book at $(PROFILE): training $$((trained - start)) s, notebooks $$((executed - trained)) s, jupyter-book $$(( $$(date +%s) - executed )) s"
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
-test: $(call DATA_STAMP,smoke)
+verify: $(call DATA_STAMP,$(PROFILE))
+	$(PY) -m autoscale records verify --profile $(PROFILE) --cheapest 2 --sample 2
+
+test: $(call DATA_STAMP,cpu)
 	$(VENV)/bin/ruff check src tests data_scripts
 	bash .ci/pytest.sh
+	@for selection in $(TEST_VERIFY); do \
+	  $(PY) -m autoscale records verify --profile cpu --cheapest 1 --seed 0 --max-seconds 60 $$selection || exit 1; \
+	done
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests data_scripts

@@ -18,7 +18,7 @@ import os
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from scipy.stats import qmc
 from tqdm import tqdm
 
 import autoscale
-from autoscale import records
+from autoscale import records as record_files
 from autoscale.files import atomic_write_bytes
 from autoscale.paths import results_root
 from autoscale.train import CorruptCheckpoint, RunConfig, Trainer
@@ -164,7 +164,7 @@ class RunStore:
         return self.root / "checkpoints" / f"{config_hash(config)}.pt"
 
     def manifest_path(self, profile: str) -> Path:
-        return self.root / profile / records.MANIFEST
+        return self.root / profile / record_files.MANIFEST
 
     def record_paths(self, profile: str) -> list[Path]:
         """Every record file of ``profile`` (damaged ones included)."""
@@ -175,17 +175,17 @@ class RunStore:
         """The profile's manifest entries; a damaged manifest is moved aside and rebuilt."""
         path = self.manifest_path(profile)
         try:
-            return records.read_manifest(path)
-        except records.RecordProblem:
-            with records.locked(path):
+            return record_files.read_manifest(path)
+        except record_files.RecordProblem:
+            with record_files.locked(path):
                 return self._entries(profile)
 
     def _entries(self, profile: str) -> dict[str, dict]:
         """The manifest's entries, with the manifest lock held: rebuilt if damaged."""
         path = self.manifest_path(profile)
         try:
-            return records.read_manifest(path)
-        except records.RecordProblem as err:
+            return record_files.read_manifest(path)
+        except record_files.RecordProblem as err:
             moved = self._move_aside(path)
             _warn(f"{err.problem}: moved to {moved}; rebuilt from the records of {path.parent}")
             return self.rebuild_manifest(profile)
@@ -197,10 +197,10 @@ class RunStore:
         """The record at ``path``, checked (:class:`autoscale.records.RecordProblem` if damaged)."""
         profile = path.parent.parent.name
         entry = (self.manifest(profile) if manifest is None else manifest).get(self._key(path))
-        record = records.check_record(path, path.read_bytes(), entry and entry["sha256"], path.stem)
+        record = record_files.check_record(path, path.read_bytes(), entry and entry["sha256"], path.stem)
         stored_hash = config_hash(RunConfig.from_dict(record["config"]))
         if stored_hash != path.stem:
-            raise records.RecordProblem(
+            raise record_files.RecordProblem(
                 path, f"holds the config of run {stored_hash}, not of {path.stem}", "delete it to retrain"
             )
         return record
@@ -212,7 +212,7 @@ class RunStore:
             return None
         try:
             return self.read(path)
-        except records.RecordProblem as err:
+        except record_files.RecordProblem as err:
             moved = self.quarantine(path)
             _warn(f"{err}. It was moved to {moved}, and the run ({_describe(config)}) will be retrained.")
             return None
@@ -220,16 +220,16 @@ class RunStore:
     def quarantine(self, path: Path) -> Path:
         """Move a damaged record out of the store (and out of the manifest); returns where to."""
         profile = path.parent.parent.name
-        with records.locked(self.manifest_path(profile)):
+        with record_files.locked(self.manifest_path(profile)):
             moved = self._move_aside(path)
             entries = self._entries(profile)
             if entries.pop(self._key(path), None) is not None:
-                records.write_manifest(self.manifest_path(profile), entries)
+                record_files.write_manifest(self.manifest_path(profile), entries)
         return moved
 
     def _move_aside(self, path: Path) -> Path:
-        profile_dir = path.parent if path.name == records.MANIFEST else path.parent.parent
-        target = profile_dir / "corrupt" / f"{path.stem}.{records.now()}{path.suffix}"
+        profile_dir = path.parent if path.name == record_files.MANIFEST else path.parent.parent
+        target = profile_dir / "corrupt" / f"{path.stem}.{record_files.now()}{path.suffix}"
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)
         return target
@@ -238,14 +238,14 @@ class RunStore:
         """Stamp (fingerprint, versions), write compactly and atomically, add to the manifest."""
         config = RunConfig.from_dict(record["config"])
         path = self.path(config)
-        stamped = records.stamp(record, wall_seconds)
+        stamped = record_files.stamp(record, wall_seconds)
         stamped["config_hash"] = path.stem
-        data = records.encode(stamped)
-        with records.locked(self.manifest_path(config.profile)):
+        data = record_files.encode(stamped)
+        with record_files.locked(self.manifest_path(config.profile)):
             atomic_write_bytes(path, data)
             entries = self._entries(config.profile)
-            entries[self._key(path)] = records.manifest_entry(stamped, data, self._key(path))
-            records.write_manifest(self.manifest_path(config.profile), entries)
+            entries[self._key(path)] = record_files.manifest_entry(stamped, data, self._key(path))
+            record_files.write_manifest(self.manifest_path(config.profile), entries)
         return path
 
     def rebuild_manifest(self, profile: str) -> dict[str, dict]:
@@ -255,16 +255,16 @@ class RunStore:
         for path in self.record_paths(profile):
             data = path.read_bytes()
             try:
-                record = records.check_record(path, data, None, path.stem)
-            except records.RecordProblem as err:
+                record = record_files.check_record(path, data, None, path.stem)
+            except record_files.RecordProblem as err:
                 _warn(f"{err}. It was moved to {self._move_aside(path)}.")
                 continue
-            entries[self._key(path)] = records.manifest_entry(record, data, self._key(path))
-        records.write_manifest(self.manifest_path(profile), entries)
+            entries[self._key(path)] = record_files.manifest_entry(record, data, self._key(path))
+        record_files.write_manifest(self.manifest_path(profile), entries)
         return entries
 
     def quarantine_checkpoint(self, path: Path) -> Path:
-        target = path.with_name(f"{path.stem}.corrupt-{records.now()}{path.suffix}")
+        target = path.with_name(f"{path.stem}.corrupt-{record_files.now()}{path.suffix}")
         os.replace(path, target)
         return target
 
@@ -423,7 +423,7 @@ def _sweep_in_workers(
         futures = {pool.submit(_run_in_worker, configs[i].to_dict(), str(store.root), force): i for i in missing}
         pending = set(futures)
         while pending:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 i = futures[future]
                 error = future.exception()
@@ -491,21 +491,40 @@ def check_parameters(**params: Any) -> None:
 
 
 def provenance(records: Iterable[dict]) -> dict[str, str]:
-    """Profile, device, seeds and commit of a set of run records, for the page's provenance line."""
+    """Profile, device, seeds, commit and staleness of a set of run records, for the page's
+    provenance line: ``stale`` says how many were trained by other code than the current
+    (:func:`autoscale.records.is_stale`) and at which commits."""
     records = list(records)
     if not records:
-        return {"profile": "-", "device": "-", "seeds": "-", "commit": "-", "runs": "0"}
+        return {"profile": "-", "device": "-", "seeds": "-", "commit": "-", "runs": "0", "stale": "-"}
 
     def distinct(values: Iterable[Any]) -> str:
         return ", ".join(str(v) for v in sorted(set(values), key=str))
 
+    stale = [r for r in records if record_files.is_stale(r)]
     return {
         "profile": distinct(r["config"]["profile"] for r in records),
         "device": distinct(r["device"] for r in records),
         "seeds": distinct(r["config"]["seed"] for r in records),
         "commit": distinct(r["git_commit"] for r in records),
         "runs": str(len(records)),
+        "stale": (
+            f"{len(stale)} of {len(records)} stale (trained by other code, at commit "
+            f"{distinct(r['git_commit'] for r in stale)})"
+            if stale
+            else "none stale"
+        ),
     }
+
+
+def provenance_line(records: Iterable[dict], what: str = "runs") -> str:
+    """The page's provenance line (Markdown): profile, device, seeds, commit, runs, staleness."""
+    unique = list({id(r): r for r in records}.values())
+    p = provenance(unique)
+    return (
+        f"*Provenance: profile {p['profile']}; device {p['device']}; seeds {p['seeds']}; commit {p['commit']}; "
+        f"{p['runs']} {what}; {p['stale']}.*"
+    )
 
 
 @dataclass

@@ -202,14 +202,14 @@ def check_record(path: Path, data: bytes, expected_sha256: str | None, expected_
     restore = f"restore the committed version with 'git checkout -- {path}' or let the run be retrained"
     if has_conflict_markers(data):
         raise RecordProblem(path, "contains git merge-conflict markers", restore)
-    if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
-        problem = "its sha256 does not match the profile's manifest (edited, truncated or replaced)"
-        raise RecordProblem(path, problem, restore)
     try:
         record = decode(data)
     except (ValueError, zlib.error, TypeError) as err:
         problem = "is truncated or not valid JSON" if isinstance(err, json.JSONDecodeError) else "cannot be decoded"
         raise RecordProblem(path, f"{problem} ({err})", restore) from err
+    if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
+        problem = "its sha256 does not match the profile's manifest (edited or replaced since it was trained)"
+        raise RecordProblem(path, problem, restore)
     if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
         raise RecordProblem(path, "is not a run record (no 'config')", restore)
     if expected_hash is not None and record.get("config_hash", expected_hash) != expected_hash:
