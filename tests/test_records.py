@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,7 @@ import pytest
 import torch
 
 import autoscale.verify as verify_module
-from autoscale import record_status, records
+from autoscale import fingerprint, record_status, records
 from autoscale.cli import main
 from autoscale.experiments import RecordWarning, RunStore, plan_line, profile_config, provenance_line, run
 from autoscale.verify import cross_device_differences, differences, select, verify_record
@@ -56,9 +58,41 @@ def test_fingerprint_ignores_prose_and_formatting_but_not_code():
     code = 'def f(x):\n    """Doc."""\n    return x + 1  # comment\n'
     same = "def f(x):\n\n    return (x + 1)\n"
     other = 'def f(x):\n    """Doc."""\n    return x + 2\n'
-    assert records.normalized_source(code) == records.normalized_source(same)
-    assert records.normalized_source(code) != records.normalized_source(other)
-    assert len(records.code_fingerprint()) == 16
+    assert fingerprint.normalized_source(code) == fingerprint.normalized_source(same)
+    assert fingerprint.normalized_source(code) != fingerprint.normalized_source(other)
+    assert len(fingerprint.code_fingerprint()) == 16
+
+
+def test_fingerprint_is_the_same_under_other_python_versions():
+    # Records come from several interpreters (3.11 here, 3.12 on the GPU machine); the same code
+    # must give the same fingerprint under each. The module is loaded by path: stdlib only.
+    source = Path(fingerprint.__file__)
+    script = (
+        "import importlib.util, pathlib, sys\n"
+        f"spec = importlib.util.spec_from_file_location('fp', {str(source)!r})\n"
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+        f"print(module.fingerprint_of(pathlib.Path({str(source.parent)!r})))\n"
+    )
+    others = other_pythons()
+    if not others:
+        pytest.skip("no other Python version (3.10, 3.12, 3.13) runs on this machine")
+    for version, python in others.items():
+        result = subprocess.run([python, "-c", script], capture_output=True, text=True, check=True)
+        assert result.stdout.strip() == fingerprint.code_fingerprint(), f"Python {version}"
+
+
+def other_pythons() -> dict[str, str]:
+    """Runnable interpreters of Python 3.10, 3.12 and 3.13 (on PATH or installed by pyenv)."""
+    found = {}
+    pyenv = Path.home() / ".pyenv" / "versions"
+    for version in ("3.10", "3.12", "3.13"):
+        candidates = [shutil.which(f"python{version}"), *map(str, sorted(pyenv.glob(f"{version}.*/bin/python3")))]
+        for python in filter(None, candidates):
+            probe = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True)
+            if probe.returncode == 0:
+                found[version] = python
+                break
+    return found
 
 
 # -- the store: manifest, stale, damaged records ----------------------------------------------
@@ -82,7 +116,6 @@ def test_saved_record_carries_provenance_and_its_manifest_entry(results_root: Pa
 def test_stale_record_is_still_used_and_reported(results_root: Path, monkeypatch: pytest.MonkeyPatch):
     config = tiny()
     first = run(config, progress=False)
-    records.code_fingerprint.cache_clear()
     monkeypatch.setattr(records, "code_fingerprint", lambda: "0" * 16)
     monkeypatch.setattr(record_status, "chapter_configs", lambda profile: {"chapter": [config]})
     again = run(config, progress=False)  # not retrained: the book still shows a stale record

@@ -11,8 +11,8 @@ numbers as JSON text. Losses and weights are float32 in training, so float32 los
 step times keep 7 significant digits, metric values (computed in float64) too. :func:`decode`
 turns packed arrays back into nested lists, so a loaded record has the shape the trainer returns.
 
-Provenance: :func:`stamp` adds ``fingerprint`` (:func:`code_fingerprint`, the code that can
-change a record's numbers), ``python_version``, ``threads`` and ``wall_seconds``. A record whose
+Provenance: :func:`stamp` adds ``fingerprint`` (:func:`autoscale.fingerprint.code_fingerprint`,
+the code that can change a record's numbers), ``python_version``, ``threads`` and ``wall_seconds``. A record whose
 fingerprint differs from the current code is *stale*: still shown, and counted as such.
 
 Each profile has a manifest ``<root>/<profile>/manifest.json``: record path → sha256 of the
@@ -24,7 +24,6 @@ does not match the manifest, a file name that is not its config's hash).
 
 from __future__ import annotations
 
-import ast
 import base64
 import contextlib
 import fcntl
@@ -34,56 +33,19 @@ import platform
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-import autoscale
 from autoscale.files import atomic_write_bytes
+from autoscale.fingerprint import code_fingerprint
 
-# Modules and packages (relative to the package) whose code can change a record's numbers:
-# trainer, methods, models, datasets, tasks, Gramian, AutoScale, the logged metrics.
-FINGERPRINTED = ("train.py", "gramian.py", "metrics.py", "autoscale.py", "tasks.py", "methods", "models", "datasets")
 PACKED_SECTIONS = ("steps", "metrics")
 CONFLICT_MARKERS = (b"<<<<<<< ", b"=======\n", b">>>>>>> ")
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
-
-
-# -- fingerprint ------------------------------------------------------------------------------
-
-
-def _strip_docstrings(tree: ast.AST) -> ast.AST:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-            first = node.body[0] if node.body else None
-            value = first.value.value if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) else None
-            if isinstance(value, str):
-                node.body = node.body[1:] or [ast.Pass()]
-    return tree
-
-
-def normalized_source(source: str) -> str:
-    """The code of a module without comments, docstrings and formatting (``ast.unparse`` of the
-    tree without docstrings), so that editing prose or reformatting leaves a fingerprint alone."""
-    return ast.unparse(_strip_docstrings(ast.parse(source)))
-
-
-@cache
-def code_fingerprint() -> str:
-    """16 hex digits of sha256 over the normalised source of the :data:`FINGERPRINTED` code."""
-    package = Path(autoscale.__file__).resolve().parent
-    digest = hashlib.sha256()
-    for name in FINGERPRINTED:
-        target = package / name
-        files = sorted(target.rglob("*.py")) if target.is_dir() else [target]
-        for path in files:
-            digest.update(path.relative_to(package).as_posix().encode() + b"\0")
-            digest.update(normalized_source(path.read_text()).encode() + b"\0")
-    return digest.hexdigest()[:16]
 
 
 # -- compact encoding -------------------------------------------------------------------------
