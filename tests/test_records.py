@@ -299,3 +299,13 @@ def test_rederivation_uses_the_recorded_thread_count(results_root: Path, monkeyp
     threads = torch.get_num_threads()
     verify_record(store, path)
     assert seen == [1] and torch.get_num_threads() == threads
+
+
+def test_files_beside_the_records_are_not_records(results_root: Path):
+    bench = results_root / "full" / "bench" / "cpu-2core.json"
+    bench.parent.mkdir(parents=True)
+    bench.write_text('{"benchmarks": {}}')
+    store = RunStore()
+    assert store.record_paths("full") == []
+    assert store.rebuild_manifest("full") == {}
+    assert bench.is_file()  # not taken for a damaged record and moved aside

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 import autoscale
 from autoscale import records as record_files
+from autoscale.datasets import DATASETS
 from autoscale.files import atomic_write_bytes
 from autoscale.paths import results_root
 from autoscale.train import CorruptCheckpoint, RunConfig, Trainer
@@ -167,9 +168,11 @@ class RunStore:
         return self.root / profile / record_files.MANIFEST
 
     def record_paths(self, profile: str) -> list[Path]:
-        """Every record file of ``profile`` (damaged ones included)."""
+        """Every record file of ``profile`` (damaged ones included): the JSON files in folders
+        named after a benchmark (not, e.g., the step-time benchmark files under ``bench/``)."""
+        benchmark_folders = set(DATASETS.names())
         folder = self.root / profile
-        return sorted(p for p in folder.glob("*/*.json") if p.parent.name != "corrupt") if folder.is_dir() else []
+        return sorted(p for p in folder.glob("*/*.json") if p.parent.name in benchmark_folders)
 
     def manifest(self, profile: str) -> dict[str, dict]:
         """The profile's manifest entries; a damaged manifest is moved aside and rebuilt."""
