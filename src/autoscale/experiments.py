@@ -521,8 +521,9 @@ def provenance(records: Iterable[dict]) -> dict[str, str]:
 
 
 def provenance_line(records: Iterable[dict], what: str = "runs") -> str:
-    """The page's provenance line (Markdown): profile, device, seeds, commit, runs, staleness."""
-    unique = list({id(r): r for r in records}.values())
+    """The page's provenance line (Markdown): profile, device, seeds, commit, runs, staleness.
+    A run read by several of the page's tables counts once."""
+    unique = list({r.get("config_hash") or id(r): r for r in records}.values())  # one per run
     p = provenance(unique)
     return (
         f"*Provenance: profile {p['profile']}; device {p['device']}; seeds {p['seeds']}; commit {p['commit']}; "
