@@ -230,6 +230,9 @@ def test_plan_line_estimates_from_the_manifest(results_root: Path):
     line = plan_line("book", [tiny(seed=1), tiny(seed=2)], 3, store, 2)
     assert line.startswith("book: training 2 of 3 runs (1 in the store); estimated")
     assert f"{2 * wall / 2 / 60:.1f} min with 2 worker(s)" in line
+    assert main(["records", "clear", "--profile", "cpu"]) == 0  # a rebuild from scratch
+    assert store.record_paths("cpu") == []
+    assert f"{2 * wall / 2 / 60:.1f} min" in plan_line("book", [tiny(seed=1), tiny(seed=2)], 2, store, 2)
 
 
 # -- verification -------------------------------------------------------------------------------

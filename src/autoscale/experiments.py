@@ -266,6 +266,21 @@ class RunStore:
         record_files.write_manifest(self.manifest_path(profile), entries)
         return entries
 
+    def timing_entries(self, profile: str) -> list[dict]:
+        """Manifest entries of ``profile`` to estimate training times from: the current manifest's,
+        and those of the profile's records last moved aside by ``records clear`` (a rebuild from
+        scratch still knows how long its runs took)."""
+        replaced = sorted((self.root / "replaced").glob(f"{profile}-*/{record_files.MANIFEST}"))
+        older = self._read_quietly(replaced[-1]) if replaced else {}
+        return [*older.values(), *self.manifest(profile).values()]
+
+    @staticmethod
+    def _read_quietly(path: Path) -> dict[str, dict]:
+        try:
+            return record_files.read_manifest(path)
+        except record_files.RecordProblem:
+            return {}
+
     def quarantine_checkpoint(self, path: Path) -> Path:
         target = path.with_name(f"{path.stem}.corrupt-{record_files.now()}{path.suffix}")
         os.replace(path, target)
@@ -363,15 +378,13 @@ def sweep(
 
 
 def estimate_seconds(configs: Sequence[RunConfig], store: RunStore) -> float | None:
-    """Training time of ``configs`` one after another, from the wall times in the manifests of
-    their profiles (mean of the same benchmark and method, else of the benchmark); None when a
-    config has nothing to go by."""
+    """Training time of ``configs`` one after another, from the wall times of earlier runs of
+    their profiles (:meth:`RunStore.timing_entries`: mean of the same benchmark and method, else of
+    the benchmark); None when a config has nothing to go by."""
     total = 0.0
-    manifests = {c.profile: store.manifest(c.profile) for c in configs}
+    manifests = {c.profile: store.timing_entries(c.profile) for c in configs}
     for config in configs:
-        entries = [
-            e for e in manifests[config.profile].values() if e.get("wall_s") and e["benchmark"] == config.benchmark
-        ]
+        entries = [e for e in manifests[config.profile] if e.get("wall_s") and e["benchmark"] == config.benchmark]
         same = [e["wall_s"] for e in entries if e["method"] == config.method] or [e["wall_s"] for e in entries]
         if not same:
             return None
