@@ -5,7 +5,9 @@
   is the book's headline configuration on a GPU.
 - A run is identified by the hash of its config (minus the labels ``device`` and ``profile``)
   and the package version; its record is one JSON file in the run store, written atomically, so
-  an interrupted sweep resumes without redoing or losing finished runs.
+  an interrupted sweep resumes without redoing or losing finished runs. Records of ``cpu`` and
+  ``full`` are committed data with a manifest per profile (:mod:`autoscale.records`); damaged
+  records and checkpoints are moved aside and retrained.
 """
 
 from __future__ import annotations
