@@ -202,7 +202,12 @@ class RunStore:
         """The record at ``path``, checked (:class:`autoscale.records.RecordProblem` if damaged)."""
         profile = path.parent.parent.name
         entry = (self.manifest(profile) if manifest is None else manifest).get(self._key(path))
-        record = record_files.check_record(path, path.read_bytes(), entry and entry["sha256"], path.stem)
+        return self._checked(path, path.read_bytes(), entry and entry["sha256"])
+
+    @staticmethod
+    def _checked(path: Path, data: bytes, sha256: str | None) -> dict:
+        """:func:`autoscale.records.check_record`, and that the file holds the run its name says."""
+        record = record_files.check_record(path, data, sha256)
         stored_hash = config_hash(RunConfig.from_dict(record["config"]))
         if stored_hash != path.stem:
             raise record_files.RecordProblem(
@@ -219,7 +224,7 @@ class RunStore:
             return self.read(path)
         except record_files.RecordProblem as err:
             moved = self.quarantine(path)
-            _warn(f"{err}. It was moved to {moved}, and the run ({_describe(config)}) will be retrained.")
+            _warn(f"{err}. It was moved to {moved}, and the run ({describe_run(config)}) will be retrained.")
             return None
 
     def quarantine(self, path: Path) -> Path:
@@ -260,7 +265,7 @@ class RunStore:
         for path in self.record_paths(profile):
             data = path.read_bytes()
             try:
-                record = record_files.check_record(path, data, None, path.stem)
+                record = self._checked(path, data, None)
             except record_files.RecordProblem as err:
                 _warn(f"{err}. It was moved to {self._move_aside(path)}.")
                 continue
@@ -293,7 +298,8 @@ def _warn(message: str) -> None:
     warnings.warn(message, RecordWarning, stacklevel=3)
 
 
-def _describe(config: RunConfig) -> str:
+def describe_run(config: RunConfig) -> str:
+    """One run in words: method, options, seed, benchmark and profile."""
     options = f" {config.method_options}" if config.method_options else ""
     return f"{config.method}{options}, seed {config.seed}, {config.benchmark} at {config.profile}"
 
@@ -319,7 +325,7 @@ def run(config: RunConfig, store: RunStore | None = None, force: bool = False, p
         record = Trainer(config, checkpoint_path=checkpoint, progress=progress).run()
     except CorruptCheckpoint as err:
         moved = store.quarantine_checkpoint(checkpoint)
-        _warn(f"{err}. It was moved to {moved}; training {_describe(config)} from the start.")
+        _warn(f"{err}. It was moved to {moved}; training {describe_run(config)} from the start.")
         started = time.perf_counter()
         record = Trainer(config, checkpoint_path=checkpoint, progress=progress).run()
     path = store.save(record, wall_seconds=time.perf_counter() - started)
@@ -384,7 +390,7 @@ def estimate_seconds(configs: Sequence[RunConfig], store: RunStore) -> float | N
     their profiles (:meth:`RunStore.timing_entries`: mean of the same benchmark and method, else of
     the benchmark); None when a config has nothing to go by."""
     total = 0.0
-    manifests = {c.profile: store.timing_entries(c.profile) for c in configs}
+    manifests = {profile: store.timing_entries(profile) for profile in {c.profile for c in configs}}
     for config in configs:
         entries = [e for e in manifests[config.profile] if e.get("wall_s") and e["benchmark"] == config.benchmark]
         same = [e["wall_s"] for e in entries if e["method"] == config.method] or [e["wall_s"] for e in entries]

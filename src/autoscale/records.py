@@ -19,7 +19,7 @@ Each profile has a manifest ``<root>/<profile>/manifest.json``: record path → 
 record file, commit, fingerprint, device, device name, torch and Python versions, wall time,
 date (one line per record, so that git diffs and merges stay readable). :func:`check_record`
 names what is wrong with a file (unparseable, truncated, a merge-conflict marker, a sha256 that
-does not match the manifest, a file name that is not its config's hash).
+does not match the manifest); the run store adds that the file holds the run its name says.
 """
 
 from __future__ import annotations
@@ -94,12 +94,6 @@ def decode(data: bytes | str) -> dict:
     return record
 
 
-def normalize(record: dict) -> dict:
-    """The record as it reads back from the store (float32 per-step arrays): a freshly trained
-    record and a stored one then give the book the same numbers."""
-    return decode(encode(record))
-
-
 # -- provenance -------------------------------------------------------------------------------
 
 
@@ -159,8 +153,9 @@ def has_conflict_markers(data: bytes) -> bool:
     return any(line.startswith(CONFLICT_MARKERS) for line in data.splitlines(keepends=True))
 
 
-def check_record(path: Path, data: bytes, expected_sha256: str | None, expected_hash: str | None) -> dict:
-    """The decoded record, or :class:`RecordProblem` naming what is wrong with the file."""
+def check_record(path: Path, data: bytes, expected_sha256: str | None) -> dict:
+    """The decoded record, or :class:`RecordProblem` naming what is wrong with the file (whether
+    it holds the run its name says is the run store's check: it owns the config hash)."""
     restore = f"restore the committed version with 'git checkout -- {path}' or let the run be retrained"
     if has_conflict_markers(data):
         raise RecordProblem(path, "contains git merge-conflict markers", restore)
@@ -174,8 +169,6 @@ def check_record(path: Path, data: bytes, expected_sha256: str | None, expected_
         raise RecordProblem(path, problem, restore)
     if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
         raise RecordProblem(path, "is not a run record (no 'config')", restore)
-    if expected_hash is not None and record.get("config_hash", expected_hash) != expected_hash:
-        raise RecordProblem(path, f"holds the run {record.get('config_hash')}, not {expected_hash}", restore)
     return record
 
 

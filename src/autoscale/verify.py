@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from autoscale import records
-from autoscale.experiments import RunConfig, RunStore, run
+from autoscale.experiments import RunConfig, RunStore, describe_run, run
 
 NOT_COMPARED = frozenset(
     {
@@ -162,9 +162,7 @@ def select(
 
 
 def describe(verdict: Verdict) -> str:
-    config = verdict.record["config"]
-    options = f" {config['method_options']}" if config["method_options"] else ""
-    what = f"{config['benchmark']} {config['method']}{options} seed {config['seed']}"
+    what = describe_run(RunConfig.from_dict(verdict.record["config"]))
     trained = f"trained on {verdict.record.get('device')} at {verdict.record.get('git_commit')}"
     if verdict.ok:
         how = "identical (exact comparison)" if verdict.exact else "within the cross-device tolerance"
