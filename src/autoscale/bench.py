@@ -39,7 +39,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +67,10 @@ from autoscale.train import (
 )
 
 
-# The models and batch sizes of the profiles: MultiLeNet at batch 256 (multimnist), the ``small``
-# dense model at the ``cpu`` profile's 64x80 images (scenes). Scenes batch size: 16.
-def _cpu_profile_shape(benchmark: str) -> dict[str, Any]:
-    """Batch size, input shape and model options of the benchmark's ``cpu`` profile, i.e. of the
-    steps the book trains on a CPU (the ``full`` profile's models are timed on a GPU)."""
-    config = profile_config(benchmark, "cpu")
+def profile_shape(benchmark: str, profile: str = "cpu") -> dict[str, Any]:
+    """Batch size, input shape and model options of the benchmark at ``profile``: by default the
+    steps the book trains on a CPU; ``--profile full`` / ``gpuday`` times the GPU profiles' models."""
+    config = profile_config(benchmark, profile)
     if benchmark == "multimnist":
         shape = (1, 28, 28)
     else:
@@ -81,9 +79,16 @@ def _cpu_profile_shape(benchmark: str) -> dict[str, Any]:
     return {"batch_size": config.batch_size, "input": shape, "model": dict(config.model)}
 
 
-BENCHMARKS: dict[str, dict[str, Any]] = {
-    b: _cpu_profile_shape(b) for b in ("multimnist", "scenes-street", "scenes-indoor")
-}
+BENCHED = ("multimnist", "scenes-street", "scenes-indoor")
+# The shapes being timed (profile_shape); ``use_profile`` switches them for a whole benchmark run.
+BENCHMARKS: dict[str, dict[str, Any]] = {b: profile_shape(b) for b in BENCHED}
+
+
+def use_profile(profile: str) -> None:
+    """Time the models and batch sizes of ``profile`` from now on (the default is ``cpu``)."""
+    BENCHMARKS.update({b: profile_shape(b, profile) for b in BENCHED})
+
+
 HEADLINE = "scenes-street"  # the 3-task model: the key ratios and whole runs use it
 # Methods whose constructor needs an option; AutoScale is timed per phase (alpha 1: phase 1 only).
 OPTIONS: dict[str, dict[str, Any]] = {"linear": {"weights": "ones"}}
@@ -358,7 +363,7 @@ def run_bench(
         "device_kind": device_kind(device),
         "threads": torch.get_num_threads(),
         "torch_version": torch.__version__,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "settings": dict(vars(settings), gramian_method=GRAMIAN_METHOD),
         "memory_note": None if device.type == "cuda" else "peak memory is measured on CUDA only",
         "benchmarks": {},
@@ -415,12 +420,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="few steps: about 3 minutes on a 2-core CPU")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--steps", type=int, help="timed steps per variant (after the warm-up)")
+    parser.add_argument("--profile", default="cpu", help="whose models and batch sizes to time (cpu, full, gpuday)")
     parser.add_argument("--cheap", default=DEFAULT_CHEAP, help="cheap Gramian of the AutoScale run")
     parser.add_argument("--cheap-study", action="store_true", help="run the cheap-Gramian study instead")
     parser.add_argument("--out", type=Path, help="JSON path (default: results/bench/<device>.json)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
-    out = args.out or results_root() / "bench" / f"{device_kind(device)}.json"
+    use_profile(args.profile)
+    suffix = "" if args.profile == "cpu" else f"-{args.profile}"
+    out = args.out or results_root() / "bench" / f"{device_kind(device)}{suffix}.json"
     previous = json.loads(out.read_text()) if out.is_file() else {}
     if args.cheap_study:
         from autoscale.bench_cheap import run_study
@@ -435,6 +443,7 @@ def main(argv: list[str] | None = None) -> None:
     if "unitary" not in args.methods or GRAMIAN_METHOD not in args.methods:
         parser.error(f"--methods must include unitary and {GRAMIAN_METHOD} (the table's reference points)")
     result = run_bench(args.benchmark, args.methods, device, settings, cheap=args.cheap)
+    result["profile"] = args.profile
     if "cheap_study" in previous:
         result["cheap_study"] = previous["cheap_study"]
     atomic_write_json(out, result)

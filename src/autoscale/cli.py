@@ -77,11 +77,12 @@ def add_records_parser(commands: argparse._SubParsersAction) -> None:
         "rebuild-manifest": "rebuild a profile's manifest from its record files",
         "clear": "move a profile's records aside (to retrain it from scratch)",
         "default-profile": "print the strongest profile whose records are complete",
+        "import": "add the records a GPU session brought back (its output folder) to the run store",
     }
     for action, helptext in helps.items():
         sub = actions.add_parser(action, help=helptext)
         sub.add_argument("--results-root", help="run store root (default: $AUTOSCALE_RESULTS_ROOT or ./results)")
-        if action != "default-profile":
+        if action not in ("default-profile", "import"):
             sub.add_argument("--profile", default="cpu", choices=PROFILES)
     actions.choices["status"].add_argument("--strict", action="store_true", help="exit 1 unless complete and fresh")
     actions.choices["train"].add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
@@ -94,6 +95,7 @@ def add_records_parser(commands: argparse._SubParsersAction) -> None:
     verify.add_argument("--method", help="only records of this method")
     verify.add_argument("--max-seconds", type=float, help="only records that trained within this wall time")
     verify.add_argument("--device", default="cpu", help="device to re-derive on (default: cpu)")
+    actions.choices["import"].add_argument("folder", help="the GPU session's output folder (records-*.tar.gz)")
 
 
 def main(argv: list[str] | None = None) -> int:

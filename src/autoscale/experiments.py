@@ -35,9 +35,10 @@ from autoscale import records as record_files
 from autoscale.datasets import DATASETS
 from autoscale.files import atomic_write_bytes
 from autoscale.paths import results_root
+from autoscale.stacked import StackedTrainer, stack_groups
 from autoscale.train import CorruptCheckpoint, RunConfig, Trainer
 
-PROFILES = ("smoke", "cpu", "full")
+PROFILES = ("smoke", "cpu", "full", "gpuday")
 DEVICES = ("cpu", "cuda")
 
 # Per benchmark and profile: the RunConfig fields that differ from RunConfig's defaults.
@@ -66,8 +67,13 @@ PROFILE_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 PROFILE_SETTINGS["multifashion"] = copy.deepcopy(PROFILE_SETTINGS["multimnist"])
+# The GPU profiles: ``full`` is sized so that one lent GPU session (15 minutes) trains its first
+# tiers (autoscale.gpu_session) and AutoScale's exploration holds >= 20 windows of tau = 50
+# (alpha T >= 1000 steps); ``gpuday`` is the heavy setting (ResNet-18 at 128x160) for a GPU-day.
+PROFILE_SETTINGS["multimnist"]["gpuday"] = copy.deepcopy(PROFILE_SETTINGS["multimnist"]["full"])
 # Procedural scenes: image size and split sizes come from the data profile (SCENE_SIZES in
-# autoscale.datasets.scene_datasets); the small CNN at cpu, a dilated ResNet-18 at full.
+# autoscale.datasets.scene_datasets); the small CNN at cpu and full (64x80, 250 steps per epoch,
+# 5000 steps), a dilated ResNet-18 at gpuday.
 for _kind in ("scenes-street", "scenes-indoor"):
     PROFILE_SETTINGS[_kind] = {
         "smoke": {
@@ -88,9 +94,19 @@ for _kind in ("scenes-street", "scenes-indoor"):
         "full": {
             "epochs": 20,
             "batch_size": 16,
-            "lr": 1e-4,
+            "lr": 1e-3,
             "metrics_every": 25,
             "data": {"profile": "full"},
+            "model": {"arch": "small"},
+            "scheduler": "step",
+            "scheduler_options": {"step_size": 10, "gamma": 0.5},
+        },
+        "gpuday": {
+            "epochs": 20,
+            "batch_size": 16,
+            "lr": 1e-4,
+            "metrics_every": 25,
+            "data": {"profile": "gpuday"},
             "model": {"arch": "resnet18"},
             "scheduler": "step",
             "scheduler_options": {"step_size": 10, "gamma": 0.5},
@@ -99,9 +115,9 @@ for _kind in ("scenes-street", "scenes-indoor"):
 
 # Seeds and number of fixed weight sets of a linear-scalarization sweep, per profile. At cpu the
 # dense benchmarks get one seed so that the whole book builds within an hour on 2 cores.
-PROFILE_SEEDS: dict[str, list[int]] = {"smoke": [0], "cpu": [0, 1], "full": [0, 1, 2]}
+PROFILE_SEEDS: dict[str, list[int]] = {"smoke": [0], "cpu": [0, 1], "full": [0, 1, 2], "gpuday": [0, 1, 2]}
 DENSE_CPU_SEEDS = [0]
-LS_SWEEP_SIZE: dict[str, int] = {"smoke": 3, "cpu": 9, "full": 19}
+LS_SWEEP_SIZE: dict[str, int] = {"smoke": 3, "cpu": 9, "full": 19, "gpuday": 19}
 
 
 def profile_seeds(benchmark: str, profile: str) -> list[int]:
@@ -250,12 +266,17 @@ class RunStore:
         path = self.path(config)
         stamped = record_files.stamp(record, wall_seconds)
         stamped["config_hash"] = path.stem
-        data = record_files.encode(stamped)
-        with record_files.locked(self.manifest_path(config.profile)):
+        return self.save_encoded(path, stamped, record_files.encode(stamped))
+
+    def save_encoded(self, path: Path, record: dict, data: bytes) -> Path:
+        """Write a stamped record already encoded as ``data`` (e.g. brought back from a GPU
+        machine) to ``path`` and add it to its profile's manifest."""
+        profile = path.parent.parent.name
+        with record_files.locked(self.manifest_path(profile)):
             atomic_write_bytes(path, data)
-            entries = self._entries(config.profile)
-            entries[self._key(path)] = record_files.manifest_entry(stamped, data, self._key(path))
-            record_files.write_manifest(self.manifest_path(config.profile), entries)
+            entries = self._entries(profile)
+            entries[self._key(path)] = record_files.manifest_entry(record, data, self._key(path))
+            record_files.write_manifest(self.manifest_path(profile), entries)
         return path
 
     def rebuild_manifest(self, profile: str) -> dict[str, dict]:
@@ -333,6 +354,41 @@ def run(config: RunConfig, store: RunStore | None = None, force: bool = False, p
     return store.read(path)
 
 
+def run_stack(
+    configs: Sequence[RunConfig], store: RunStore | None = None, progress: bool = True, deadline: float | None = None
+) -> list[dict | None]:
+    """Train ``configs`` as one stack (:class:`autoscale.stacked.StackedTrainer`) and save each record;
+    each gets the stack's wall time divided by its size. With ``deadline`` (a ``time.time()``
+    value) training stops after the first epoch that ends past it: nothing is saved, the stack's
+    checkpoint is kept and a later call resumes it; the result is then a list of ``None``."""
+    store = store or RunStore()
+    hashes = sorted(config_hash(c) for c in configs)
+    checkpoint = store.root / "checkpoints" / f"stack-{hashlib.sha1(''.join(hashes).encode()).hexdigest()[:16]}.pt"
+    started = time.perf_counter()
+    try:
+        records = StackedTrainer(list(configs), checkpoint_path=checkpoint, progress=progress).run(deadline=deadline)
+    except CorruptCheckpoint as err:
+        moved = store.quarantine_checkpoint(checkpoint)
+        _warn(f"{err}. It was moved to {moved}; training the stack of {len(configs)} runs from the start.")
+        started = time.perf_counter()
+        records = StackedTrainer(list(configs), checkpoint_path=checkpoint, progress=progress).run(deadline=deadline)
+    if not all(r["complete"] for r in records):
+        return [None] * len(configs)
+    share = (time.perf_counter() - started) / len(configs)
+    paths = [store.save(record, wall_seconds=share) for record in records]
+    checkpoint.unlink(missing_ok=True)
+    return [store.read(path) for path in paths]
+
+
+def default_stack_size(device: str) -> int:
+    """Runs per stack of a sweep: ``$AUTOSCALE_STACK`` if set, else 64 on CUDA and 1 (no stacking)
+    on the CPU, where one run per process is as fast (autoscale.stacked)."""
+    value = os.environ.get("AUTOSCALE_STACK", "64" if device.startswith("cuda") else "1")
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"AUTOSCALE_STACK={value!r}: expected a positive integer such as 32")
+    return int(value)
+
+
 def default_workers() -> int:
     """Parallel runs of a sweep: ``$AUTOSCALE_WORKERS`` if set, else 1."""
     value = os.environ.get("AUTOSCALE_WORKERS", "1")
@@ -367,6 +423,9 @@ def sweep(
     count, so a record trained with 1 thread can differ in the last digits from one trained with 2.
     Step times measured while other runs share the machine are comparable with each other, not
     with the dedicated benchmark (``python -m autoscale.bench``).
+
+    On CUDA, missing runs are grouped into stacks of compatible configs (:func:`default_stack_size`,
+    :func:`autoscale.stacked.stack_groups`) and each stack is trained in this process.
     """
     store = store or RunStore()
     workers = default_workers() if workers is None else workers
@@ -374,8 +433,16 @@ def sweep(
     missing = [i for i, r in enumerate(records) if r is None]
     if missing and progress:
         print(plan_line(desc, [configs[i] for i in missing], len(configs), store, workers), flush=True)
+    stacks = stack_groups([configs[i] for i in missing], default_stack_size(configs[0].device)) if missing else []
     with tqdm(total=len(configs), initial=len(configs) - len(missing), desc=desc, disable=not progress) as bar:
-        if workers <= 1 or len(missing) <= 1:
+        if any(len(stack) > 1 for stack in stacks):
+            position = {config_hash(configs[i]): i for i in missing}
+            for stack in stacks:
+                bar.set_postfix_str(f"stack of {len(stack)}: {sorted({c.method for c in stack})}"[:60])
+                for config, record in zip(stack, run_stack(stack, store, progress=False), strict=True):
+                    records[position[config_hash(config)]] = record
+                bar.update(len(stack))
+        elif workers <= 1 or len(missing) <= 1:
             for i in missing:
                 bar.set_postfix_str(f"{configs[i].method} {configs[i].method_options or ''}"[:60])
                 records[i] = run(configs[i], store, force=force, progress=False)

@@ -20,7 +20,19 @@ import hashlib
 from functools import cache
 from pathlib import Path
 
-FINGERPRINTED = ("train.py", "gramian.py", "metrics.py", "autoscale.py", "tasks.py", "methods", "models", "datasets")
+FINGERPRINTED = (
+    "train.py",
+    "stacked.py",
+    "device_data.py",
+    "step_log.py",
+    "gramian.py",
+    "metrics.py",
+    "autoscale.py",
+    "tasks.py",
+    "methods",
+    "models",
+    "datasets",
+)
 
 
 def _strip_docstrings(tree: ast.AST) -> ast.AST:

@@ -29,7 +29,7 @@ from autoscale.train import RunConfig, Trainer
 # Overrides of the MultiMNIST profile for this chapter's run. Metrics are logged every step at
 # `smoke` (its run has only 8 steps); at `cpu` and `full` the run is the profile's own, so the
 # linear-scalarization chapters' equal-weight record (seed 0) is reused from the run store.
-METRIC_RUN_OVERRIDES: dict[str, dict[str, Any]] = {"smoke": {"metrics_every": 1}, "cpu": {}, "full": {}}
+METRIC_RUN_OVERRIDES: dict[str, dict[str, Any]] = {"smoke": {"metrics_every": 1}, "cpu": {}, "full": {}, "gpuday": {}}
 
 
 def metric_run_config(profile: str, device: str = "cpu") -> RunConfig:

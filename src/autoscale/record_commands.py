@@ -6,13 +6,15 @@ import argparse
 import os
 import random
 import sys
+import tarfile
+from pathlib import Path
 
 import pandas as pd
 
 from autoscale.chapters import book_configs
 from autoscale.experiments import RunStore, sweep
 from autoscale.record_status import default_profile, store_status
-from autoscale.records import now
+from autoscale.records import RecordProblem, now
 from autoscale.verify import describe, select, tolerance_note, verify_record
 
 
@@ -86,8 +88,43 @@ def clear(store: RunStore, profile: str) -> int:
     return 0
 
 
+def import_session(store: RunStore, folder: Path) -> int:
+    """Add the records of a GPU session's tarballs (``records-<profile>-<benchmark>.tar.gz``) to the
+    store: each file is checked (it decodes and holds the run its name says) before it is saved, and
+    the profiles' manifests are updated. Records already present are replaced by the imported ones."""
+    tarballs = sorted(folder.glob("records-*.tar.gz"))
+    if not tarballs:
+        print(f"error: no records-*.tar.gz in {folder}; pass the folder the GPU session wrote", file=sys.stderr)
+        return 1
+    imported: dict[str, int] = {}
+    for tarball in tarballs:
+        with tarfile.open(tarball) as tar:
+            for member in tar.getmembers():
+                parts = Path(member.name).parts
+                if not member.isfile() or len(parts) != 3 or ".." in parts or not member.name.endswith(".json"):
+                    print(
+                        f"error: {tarball.name} holds {member.name!r}, not <profile>/<benchmark>/<hash>.json",
+                        file=sys.stderr,
+                    )
+                    return 1
+                data = tar.extractfile(member).read()  # type: ignore[union-attr]
+                target = store.root / member.name
+                try:
+                    record = store._checked(target, data, None)
+                except RecordProblem as err:
+                    print(f"error: {tarball.name}: {err}", file=sys.stderr)
+                    return 1
+                store.save_encoded(target, record, data)
+                imported[parts[0]] = imported.get(parts[0], 0) + 1
+    for profile, count in sorted(imported.items()):
+        print(f"imported {count} record(s) into {store.root / profile} (manifest updated)")
+    return 0
+
+
 def records_command(args: argparse.Namespace) -> int:
     store = RunStore(args.results_root)
+    if args.action == "import":
+        return import_session(store, Path(args.folder))
     if args.action == "default-profile":
         print(default_profile(store))
         return 0

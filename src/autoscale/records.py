@@ -32,7 +32,7 @@ import json
 import platform
 import zlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -213,4 +213,4 @@ def locked(path: Path) -> Iterator[None]:
 
 
 def now() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")

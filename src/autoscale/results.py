@@ -67,6 +67,7 @@ AUTOSCALE_WINDOW: dict[str, dict[str, int]] = {
     "smoke": {"multimnist": 1, "multifashion": 1, "scenes-street": 1, "scenes-indoor": 1},
     "cpu": {"multimnist": 25, "multifashion": 25, "scenes-street": 10, "scenes-indoor": 10},
     "full": {},
+    "gpuday": {},
 }
 
 
@@ -114,8 +115,9 @@ ABLATION_BENCHMARKS: dict[str, dict[str, tuple[str, ...]]] = {
     "smoke": {name: ("multimnist",) for name in ABLATIONS},
     "cpu": {name: ("multimnist",) for name in ABLATIONS},
     "full": {name: ("multimnist", "scenes-street", "scenes-indoor") for name in ABLATIONS},
+    "gpuday": {name: ("multimnist", "scenes-street", "scenes-indoor") for name in ABLATIONS},
 }
-ABLATION_SEEDS: dict[str, list[int]] = {"smoke": [0], "cpu": [0], "full": [0, 1, 2]}
+ABLATION_SEEDS: dict[str, list[int]] = {"smoke": [0], "cpu": [0], "full": [0, 1, 2], "gpuday": [0, 1, 2]}
 
 
 def autoscale_options(benchmark: str, profile: str, **overrides: Any) -> dict[str, Any]:

@@ -25,38 +25,45 @@ uninterrupted one (on CPU; cuDNN kernels on GPU are not bitwise deterministic).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
+import os
 import platform
 import random
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 import autoscale
 from autoscale.autoscale import AutoScale
 from autoscale.datasets import build_dataset
+from autoscale.device_data import PreloadedSplit, augments, epoch_generator, preload
 from autoscale.files import atomic_torch_save
 from autoscale.gramian import SplitGradients, compute_gramian, last_layer_parameters, parse_gramian_mode
 from autoscale.methods import Weighting, build_method, method_class
 from autoscale.methods.base import check_step_inputs
 from autoscale.metrics import summarize_step
 from autoscale.models import MultiTaskModel, build_model
+from autoscale.step_log import StepLog
 from autoscale.tasks import Task, build_tasks, stack_losses
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULERS = ("none", "step", "cosine")
 SPLITS = ("train", "val", "test")
+PRECISIONS = ("fp32", "bf16")
+# RunConfig fields added after the first committed records, with their defaults (RunConfig.to_dict).
+LATER_FIELDS: dict[str, Any] = {"precision": "fp32"}
 
 
 @dataclass
@@ -83,12 +90,17 @@ class RunConfig:
     metrics_every: int = 0
     gramian: str = "exact"
     eval_batch_size: int = 512
+    # "bf16": forward pass and losses under bfloat16 autocast on CUDA (gradients, Gramians and the
+    # optimiser stay float32). Part of a run's identity only when not "fp32" (config_hash).
+    precision: str = "fp32"
     device: str = "cpu"
     profile: str = "custom"
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; valid: {', '.join(PRECISIONS)}")
         if self.scheduler not in SCHEDULERS:
             raise ValueError(f"unknown scheduler {self.scheduler!r}; valid: {', '.join(SCHEDULERS)}")
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -100,7 +112,13 @@ class RunConfig:
         method_class(self.method)  # unknown names fail here, listing the valid ones
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields as a dict; fields added after records were committed are left out while at
+        their default, so that older records keep their config (and hence their config hash)."""
+        d = dataclasses.asdict(self)
+        for name, default in LATER_FIELDS.items():
+            if d[name] == default:
+                del d[name]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:
@@ -131,6 +149,8 @@ def seed_everything(seed: int) -> None:
 
 def git_commit() -> str:
     """The checkout's commit (with ``-dirty`` if it has local changes), or ``unknown``."""
+    if os.environ.get("AUTOSCALE_GIT_COMMIT"):  # a copy of the tree without .git (a GPU machine)
+        return os.environ["AUTOSCALE_GIT_COMMIT"]
     here = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(
@@ -169,8 +189,11 @@ def _build_method(config: RunConfig, num_tasks: int, total_steps: int) -> Weight
 
 
 def _optimizer(config: RunConfig, params: list[Tensor]) -> torch.optim.Optimizer:
+    """Adam or SGD; on CUDA Adam is the fused kernel (one launch for all parameters; the same
+    update up to float rounding), on the CPU the reference implementation the records were made with."""
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+        fused = bool(params) and all(p.is_cuda for p in params)
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused or None)
     return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
@@ -194,8 +217,32 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def autocast_context(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bfloat16 autocast on CUDA for ``precision="bf16"``; a no-op otherwise (CPU runs stay float32)."""
+    if precision == "bf16" and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def prepare_device(device: torch.device) -> None:
+    """cuDNN autotuning on CUDA: fixed shapes every step, so the best kernels are found once.
+    TF32 stays off for matmuls (PyTorch's default), so Gramians are accumulated in full float32."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = False
+
+
+def peak_memory(device: torch.device) -> dict[str, int]:
+    """``{"peak_gpu_memory_bytes": ...}`` on CUDA (since the last reset), ``{}`` on the CPU."""
+    if device.type != "cuda":
+        return {}
+    return {"peak_gpu_memory_bytes": int(torch.cuda.max_memory_allocated(device))}
+
+
 @torch.no_grad()
-def evaluate_split(model: MultiTaskModel, tasks: list[Task], loader: DataLoader, device: torch.device) -> dict:
+def evaluate_split(
+    model: MultiTaskModel, tasks: list[Task], loader: DataLoader | Iterable, device: torch.device
+) -> dict:
     """Per-task metrics accumulated over a whole split: {task: {metric: value}}."""
     model.eval()
     meters = {t.name: t.meter() for t in tasks}
@@ -222,6 +269,19 @@ def linear_objective(method: Weighting) -> bool:
     if isinstance(method, AutoScale):
         method = method.explore_method
     return type(method).objective is Weighting.objective
+
+
+def log_step_metrics(state: dict, step: int, gramian: Tensor, losses: Tensor, weights: Tensor) -> None:
+    """Append the MTO metrics of one step (:func:`autoscale.metrics.summarize_step`, float64) to
+    ``state["metrics"]``; the first logged losses are the run's L(0)."""
+    if state["initial_loss"] is None:
+        state["initial_loss"] = losses.cpu().tolist()
+    l0 = torch.tensor(state["initial_loss"], dtype=losses.dtype, device=losses.device)
+    summary = summarize_step(gramian, losses, l0, weights)
+    traj = state["metrics"]
+    traj.setdefault("step", []).append(step)
+    for key, value in summary.items():
+        traj.setdefault(key, []).append(value)
 
 
 class TrainStep:
@@ -255,6 +315,7 @@ class TrainStep:
         gramian: str = "exact",
         metrics_every: int = 0,
         max_grad_norm: float | None = None,
+        precision: str = "fp32",
     ) -> None:
         self.model, self.tasks, self.method, self.optimizer = model, tasks, method, optimizer
         self.mode = parse_gramian_mode(gramian)
@@ -262,6 +323,12 @@ class TrainStep:
         self.max_grad_norm = max_grad_norm
         self.task_names = [t.name for t in tasks]
         self.device = next(model.parameters()).device
+        self.precision = precision
+        self.log = StepLog(self.device)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 autocast of the forward pass and losses (``precision="bf16"``, CUDA only), else nothing."""
+        return autocast_context(self.device, self.precision)
 
     def _method_gramian(self, split: SplitGradients, linear: bool) -> Tensor:
         if self.method.gramian_source == "representation" or self.mode.source == "representation":
@@ -271,13 +338,14 @@ class TrainStep:
         return split.parameter_gramian(self.model.shared_parameters(), keep=linear)
 
     def __call__(self, x: Tensor, targets: dict[str, Tensor], step: int, state: dict) -> None:
-        method, device, model = self.method, self.device, self.model
+        """One step; its losses, weights and time go to :attr:`log` (flushed by the caller)."""
+        method, model = self.method, self.model
         log_metrics = self.metrics_every > 0 and step % self.metrics_every == 0
-        _sync(device)
-        start = time.perf_counter()
-        representation = model.encoder(x)
-        outputs = model.decode(representation)
-        task_losses = [t.loss(outputs[t.name], targets[t.name]) for t in self.tasks]
+        timer = self.log.timer()
+        with self.autocast():
+            representation = model.encoder(x)
+            outputs = model.decode(representation)
+            task_losses = [t.loss(outputs[t.name], targets[t.name]).float() for t in self.tasks]
         losses = torch.stack(task_losses)
         split, gramian, fresh_exact = None, None, False
         linear = linear_objective(method)
@@ -290,22 +358,24 @@ class TrainStep:
                 state["gramian_cache"] = gramian
         elif method.needs_gramian:
             gramian = state["gramian_cache"]
-        try:
-            check_step_inputs(
-                len(self.tasks), losses, gramian, needs_gramian=method.needs_gramian, task_names=self.task_names
-            )
-        except ValueError as err:
-            raise InvalidStepInputs(str(err)) from err
+        # On a GPU a step without a Gramian is checked at the epoch's flush (StepLog): checking it
+        # here would make the host wait for the device every step.
+        if gramian is not None or not self.log.deferred:
+            try:
+                check_step_inputs(
+                    len(self.tasks), losses, gramian, needs_gramian=method.needs_gramian, task_names=self.task_names
+                )
+            except ValueError as err:
+                raise InvalidStepInputs(str(err)) from err
         weights = method.weights(losses.detach(), gramian)
-        metric_seconds = 0.0
         if log_metrics:
-            _sync(device)
+            _sync(self.device)
             t_metric = time.perf_counter()
             exact = gramian if fresh_exact else compute_gramian(losses, model.shared_parameters(), retain_graph=True)
             # float64: the metrics are ratios of Gramian entries (GMS, condition number)
-            self._log_metrics(state, step, exact.detach().double(), losses.detach().double(), weights.detach().double())
-            _sync(device)
-            metric_seconds = time.perf_counter() - t_metric
+            log_step_metrics(state, step, exact.detach().double(), losses.detach().double(), weights.detach().double())
+            _sync(self.device)
+            timer.exclude(time.perf_counter() - t_metric)
         self.optimizer.zero_grad(set_to_none=True)
         if split is not None and linear:
             split.backward(weights)
@@ -315,35 +385,35 @@ class TrainStep:
             nn.utils.clip_grad_norm_(model.shared_parameters(), self.max_grad_norm)
         self.optimizer.step()
         if method.needs_post_step_losses:
-            with torch.no_grad():
-                method.post_step(stack_losses(self.tasks, model(x), targets))
-        _sync(device)
-        state["step_time_s"].append(time.perf_counter() - start - metric_seconds)
-        state["step_loss"].append(losses.detach().cpu().tolist())
-        state["step_weights"].append(weights.detach().float().cpu().tolist())
-
-    def _log_metrics(self, state: dict, step: int, gramian: Tensor, losses: Tensor, weights: Tensor) -> None:
-        if state["initial_loss"] is None:
-            state["initial_loss"] = losses.cpu().tolist()
-        l0 = torch.tensor(state["initial_loss"], dtype=losses.dtype, device=losses.device)
-        summary = summarize_step(gramian, losses, l0, weights)
-        traj = state["metrics"]
-        traj.setdefault("step", []).append(step)
-        for key, value in summary.items():
-            traj.setdefault(key, []).append(value)
+            with torch.no_grad(), self.autocast():
+                method.post_step(stack_losses(self.tasks, model(x), targets).float())
+        self.log.add(losses, weights, timer)
 
 
 class Trainer:
     """Builds data, model, tasks and method from a config and trains it (see module docstring)."""
 
-    def __init__(self, config: RunConfig, checkpoint_path: Path | None = None, progress: bool = True) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        checkpoint_path: Path | None = None,
+        progress: bool = True,
+        datasets: dict[str, Dataset] | None = None,
+    ) -> None:
+        """``datasets``: the splits, when the caller built them (a stack of runs shares one copy;
+        the caller then also keeps the device copies, so none are made here)."""
         self.config = config
         self.checkpoint_path = checkpoint_path
         self.progress = progress
         self.device = resolve_device(config.device)
+        prepare_device(self.device)
         self.tasks = build_tasks(config.benchmark, config.tasks)
         self.task_names = [t.name for t in self.tasks]
-        self.datasets = {split: self._dataset(split) for split in SPLITS}
+        self.datasets = datasets or self.build_datasets(config)
+        # On a GPU, splits live on the device (same batches as the DataLoader; autoscale.device_data).
+        self.preloaded: dict[str, PreloadedSplit] = {}
+        if self.device.type == "cuda" and datasets is None:
+            self.preloaded = {s: preload(d, self.device) for s, d in self.datasets.items() if not augments(d)}
         seed_everything(config.seed)
         self.model = build_model(config.benchmark, self.task_names, **config.model).to(self.device)
         self.steps_per_epoch = -(-len(self.datasets["train"]) // config.batch_size)
@@ -364,18 +434,43 @@ class Trainer:
             gramian=config.gramian,
             metrics_every=config.metrics_every,
             max_grad_norm=max_grad_norm,
+            precision=config.precision,
         )
 
-    def _dataset(self, split: str):
-        options = dict(self.config.data)
-        sizes = options.pop("sizes", {})
-        if sizes.get(split) is not None:
-            options["size"] = sizes[split]
-        return build_dataset(self.config.benchmark, split, **options)
+    @staticmethod
+    def build_datasets(config: RunConfig) -> dict[str, Dataset]:
+        """The train, val and test splits of ``config`` (``data.sizes`` caps each split)."""
+        datasets = {}
+        for split in SPLITS:
+            options = dict(config.data)
+            sizes = options.pop("sizes", {})
+            if sizes.get(split) is not None:
+                options["size"] = sizes[split]
+            datasets[split] = build_dataset(config.benchmark, split, **options)
+        return datasets
 
-    def _loader(self, split: str, epoch: int = 0) -> DataLoader:
+    @staticmethod
+    def initial_state() -> dict:
+        """The state of a run before its first step (what checkpoints hold and records are made of)."""
+        return {
+            "epoch": 0,
+            "step": 0,
+            "epochs": [],
+            "step_loss": [],
+            "step_weights": [],
+            "step_time_s": [],
+            "metrics": {},
+            "initial_loss": None,
+            "train_seconds": 0.0,
+        }
+
+    def _loader(self, split: str, epoch: int = 0) -> Iterable:
+        if split in self.preloaded:
+            if split == "train":
+                return self.preloaded[split].batches(self.config.batch_size, epoch_generator(self.config.seed, epoch))
+            return self.preloaded[split].batches(self.config.eval_batch_size)
         if split == "train":
-            generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
+            generator = epoch_generator(self.config.seed, epoch)
             return DataLoader(
                 self.datasets[split],
                 batch_size=self.config.batch_size,
@@ -393,6 +488,19 @@ class Trainer:
             self.train_step(x, targets, step, state)
         except InvalidStepInputs as err:
             raise TrainingDiverged(self._diverged_message(step, err)) from err
+
+    def _flush_steps(self, state: dict) -> None:
+        """Move the epoch's buffered steps into the run state; stop if a loss was not finite."""
+        first_step = len(state["step_loss"])
+        flushed = self.train_step.log.flush()
+        state["step_loss"].extend(flushed.losses.tolist())
+        state["step_weights"].extend(flushed.weights.tolist())
+        state["step_time_s"].extend(flushed.times.tolist())
+        if flushed.first_nonfinite is not None:
+            offset, task = flushed.first_nonfinite
+            step = first_step + offset
+            err = ValueError(f"non-finite loss for {self.task_names[task]} (loss = {flushed.losses[offset, task]})")
+            raise TrainingDiverged(self._diverged_message(step, err))
 
     def _diverged_message(self, step: int, err: Exception) -> str:
         kept = f"the last checkpoint is kept at {self.checkpoint_path}" if self.checkpoint_path else "no checkpoint"
@@ -447,17 +555,9 @@ class Trainer:
         ``stop_after_epochs`` ends the call early after that many epochs of this call (the
         checkpoint lets a later call continue); the returned record is then incomplete.
         """
-        state = self._load_checkpoint() or {
-            "epoch": 0,
-            "step": 0,
-            "epochs": [],
-            "step_loss": [],
-            "step_weights": [],
-            "step_time_s": [],
-            "metrics": {},
-            "initial_loss": None,
-            "train_seconds": 0.0,
-        }
+        state = self._load_checkpoint() or self.initial_state()
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
         bar = tqdm(
             total=self.total_steps,
             initial=state["step"],
@@ -475,6 +575,7 @@ class Trainer:
                 self._step(batch, state["step"], state)
                 state["step"] += 1
                 bar.update(1)
+            self._flush_steps(state)
             mean_loss = np.mean(state["step_loss"][first:], axis=0)
             self.method.epoch_end(torch.as_tensor(mean_loss, dtype=torch.float32))
             if self.scheduler:
@@ -508,7 +609,7 @@ class Trainer:
             "git_commit": git_commit(),
             "device": describe_device(self.device),
             "torch_version": torch.__version__,
-            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "complete": state["epoch"] >= self.config.epochs,
             "tasks": {t.name: {"primary": t.primary, "higher_is_better": t.higher_is_better} for t in self.tasks},
             "num_train_samples": len(self.datasets["train"]),
@@ -521,6 +622,7 @@ class Trainer:
             "steps": {"loss": state["step_loss"], "weights": state["step_weights"], "time_s": state["step_time_s"]},
             "metrics": state["metrics"],
             "method": self.method.record(),
+            **peak_memory(self.device),
         }
 
 

@@ -34,13 +34,15 @@ from autoscale.datasets.mtan import SPLITS, MtanDataset, extend
 
 # Per profile: image size and scenes per split. Rendering (one core) runs at about 50 indoor / 35 street
 # scenes/s at 64x80 and 28 / 21 at 128x160; with the block size of small files a scene takes about 0.2 MB
-# on disk at 64x80 and 0.75 MB at 128x160. So: smoke (CI) under 10 s and 10 MB; cpu 2600 scenes per kind,
-# 2-3 min on 2 cores and 1.1 GB; full 12000 per kind, an estimated 2-3 min with 8 processes, and 18 GB. Sizes are
-# multiples of 16 so that encoders with four 2x poolings see whole pixels.
+# on disk at 64x80 and 0.75 MB at 128x160. So: smoke (CI) under 10 s and 10 MB; cpu 1700 scenes per kind,
+# 1-2 min on 2 cores; full (one GPU session) 5000 per kind at 64x80, under a minute with 16 processes, about
+# 1 GB; gpuday 12000 per kind at 128x160, 2-3 min with 8 processes, and 18 GB. Sizes are multiples of 16 so
+# that encoders with four 2x poolings see whole pixels.
 SCENE_SIZES: dict[str, dict[str, int]] = {
     "smoke": {"height": 32, "width": 48, "train": 32, "val": 16, "test": 16},
     "cpu": {"height": 48, "width": 64, "train": 1200, "val": 200, "test": 300},
-    "full": {"height": 128, "width": 160, "train": 10000, "val": 1000, "test": 1000},
+    "full": {"height": 64, "width": 80, "train": 4000, "val": 500, "test": 500},
+    "gpuday": {"height": 128, "width": 160, "train": 10000, "val": 1000, "test": 1000},
 }
 DEFAULT_PROFILE = "cpu"
 TASKS = {"indoor": ("depth", "edge", "normal", "semantic"), "street": ("semantic", "instance", "disparity")}

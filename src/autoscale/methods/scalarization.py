@@ -23,9 +23,14 @@ class LinearScalarization(Weighting):
         if not torch.isfinite(w).all() or (w < 0).any():
             raise ValueError(f"weights must be finite and non-negative, got {list(weights)}")
         self.fixed = w
+        self._on_device: Tensor | None = None
 
     def weights(self, losses: Tensor, gramian: Tensor | None) -> Tensor:
-        return self.fixed.to(device=losses.device, dtype=losses.dtype)
+        # Kept on the losses' device: a copy from host memory every step would make the host wait
+        # for the GPU. Callers must not modify the returned tensor in place.
+        if self._on_device is None or (self._on_device.device, self._on_device.dtype) != (losses.device, losses.dtype):
+            self._on_device = self.fixed.to(device=losses.device, dtype=losses.dtype)
+        return self._on_device
 
 
 @register("unitary")
