@@ -63,6 +63,7 @@ from autoscale.train import (
     peak_memory,
     prepare_device,
     resolve_device,
+    restore_rng,
 )
 
 # Config fields in which the runs of one stack may differ; everything else must be equal.
@@ -345,9 +346,7 @@ class StackedTrainer:
                 method.load_state_dict(state)
         except (KeyError, RuntimeError, ValueError) as err:
             raise CorruptCheckpoint(path, f"{type(err).__name__}: {err}") from err
-        torch.set_rng_state(ckpt["torch_rng"])
-        if ckpt["cuda_rng"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
+        restore_rng(ckpt["torch_rng"], ckpt["cuda_rng"])
         return ckpt["states"]
 
     # -- the runs -----------------------------------------------------------------------------

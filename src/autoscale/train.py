@@ -217,6 +217,14 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def restore_rng(torch_rng: Tensor, cuda_rng: list[Tensor] | None) -> None:
+    """Set the RNG states a checkpoint saved. They are byte tensors that must be on the CPU
+    (``torch.load`` with a CUDA ``map_location`` moves them to the GPU)."""
+    torch.set_rng_state(torch_rng.cpu())
+    if cuda_rng is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([state.cpu() for state in cuda_rng])
+
+
 def autocast_context(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """bfloat16 autocast on CUDA for ``precision="bf16"``; a no-op otherwise (CPU runs stay float32)."""
     if precision == "bf16" and device.type == "cuda":
@@ -542,9 +550,7 @@ class Trainer:
             self.method.load_state_dict(ckpt["method"])
         except (KeyError, RuntimeError, ValueError) as err:
             raise CorruptCheckpoint(self.checkpoint_path, f"{type(err).__name__}: {err}") from err
-        torch.set_rng_state(ckpt["torch_rng"])
-        if ckpt["cuda_rng"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
+        restore_rng(ckpt["torch_rng"], ckpt["cuda_rng"])
         return ckpt["state"]
 
     # -- the run --------------------------------------------------------------------------------
