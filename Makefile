@@ -127,3 +127,18 @@ test-py312: gpu-pack
 	  print(sys.version.split()[0], torch.__version__, cvxpy.installed_solvers())"
 	AUTOSCALE_RESULTS_ROOT=$$(mktemp -d) PYTHONPATH=$(CURDIR)/$(SITE312):$(CURDIR)/src \
 	  $(VENV312)/bin/python -m pytest -x -q -p no:cacheprovider $(TEST312)
+
+# The GPU session (autoscale.gpu_session): `make gpu-session` packs the wheels and prints the one
+# command to run on the GPU machine (carry .whl); `make gpu-import DIR=<folder it wrote>` adds the
+# records it brought back to results/ with their manifests (then commit them).
+GPU_MINUTES ?= 7.5
+.PHONY: gpu-session gpu-import
+
+gpu-session: gpu-pack
+	@echo "run on the GPU machine (carry: .whl), from the repository root:"
+	@echo 'python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$$PWD/src AUTOSCALE_DATA_ROOT=/tmp/data PYTHONUNBUFFERED=1 && python3 -m autoscale.gpu_session --out $$OUT --minutes $(GPU_MINUTES) --commit $(shell git rev-parse --short=12 HEAD) 2>&1 | tee $$OUT/log.txt'
+
+gpu-import: $(STAMP)
+	@test -n "$(DIR)" || { echo "usage: make gpu-import DIR=<the GPU session's output folder>"; exit 1; }
+	$(PY) -m autoscale records import $(DIR)
+	$(PY) -m autoscale records status --profile full | tail -n 3
