@@ -25,7 +25,8 @@ variant's step is recorded; on the CPU memory is not measured (torch's CPU alloc
 to ``tracemalloc``, and the process RSS only grows), so those entries are null.
 
 The run ends with the four key ratios (on the 3-task model when it is benchmarked, else on the first
-benchmark), also written to the JSON file (``--out``; default ``results/bench/<device>.json``).
+benchmark), also written to the JSON file (``--out``; default
+``results/full/bench/<device>[-<profile>].json``, which the runtime chapter reads).
 ``--cheap-study`` instead runs :mod:`autoscale.bench_cheap` and adds its results to the same file.
 """
 
@@ -423,12 +424,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default="cpu", help="whose models and batch sizes to time (cpu, full, gpuday)")
     parser.add_argument("--cheap", default=DEFAULT_CHEAP, help="cheap Gramian of the AutoScale run")
     parser.add_argument("--cheap-study", action="store_true", help="run the cheap-Gramian study instead")
-    parser.add_argument("--out", type=Path, help="JSON path (default: results/bench/<device>.json)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="JSON path (default: results/full/bench/<device>[-<profile>].json)",
+    )
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     use_profile(args.profile)
     suffix = "" if args.profile == "cpu" else f"-{args.profile}"
-    out = args.out or results_root() / "bench" / f"{device_kind(device)}{suffix}.json"
+    out = args.out or results_root() / "full" / "bench" / f"{device_kind(device)}{suffix}.json"
     previous = json.loads(out.read_text()) if out.is_file() else {}
     if args.cheap_study:
         from autoscale.bench_cheap import run_study
