@@ -17,7 +17,14 @@ from torch.utils.data import DataLoader, Dataset
 
 from autoscale import gpu_session
 from autoscale.device_data import epoch_generator, preload
-from autoscale.experiments import RunStore, config_hash, profile_config
+from autoscale.experiments import (
+    RunStore,
+    config_hash,
+    ls_sweep_plan,
+    profile_config,
+    run_sweep_plan,
+    stored_sweep_plan,
+)
 from autoscale.record_commands import import_session
 from autoscale.stacked import StackedTrainer, stack_groups
 from autoscale.step_log import StepLog
@@ -159,3 +166,20 @@ def test_the_gpu_session_script_packages_records_that_import(tmp_path: Path, res
         assert imported is not None and imported["git_commit"] == "abc123"
         assert target.path(config).read_bytes() == produced.path(config).read_bytes()
     assert set(target.manifest("smoke")) == set(produced.manifest("smoke"))
+    (tmp_path / "sessions").mkdir()
+    (out / "session.json").rename(tmp_path / "sessions" / "s1.json")
+    table = gpu_session.session_table(gpu_session.session_files(tmp_path / "sessions"))
+    row = table.loc[("s1", 1)]
+    assert row["status"] == "done" and row["runs trained"] == len(configs) and row["runs left"] == 0
+
+
+def test_stored_sweep_plan_reads_only_complete_plans(results_root: Path) -> None:
+    plan = ls_sweep_plan("multimnist", "smoke")
+    store = RunStore(results_root)
+    assert stored_sweep_plan(plan, store) is None
+    ls, stl = run_sweep_plan(plan, store, progress=False)
+    stored = stored_sweep_plan(plan, store)
+    assert stored is not None
+    assert [[r["config"] for r in part] for part in stored] == [[r["config"] for r in part] for part in (ls, stl)]
+    store.path(plan.stl_configs[0]).unlink()
+    assert stored_sweep_plan(plan, store) is None

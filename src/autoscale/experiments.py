@@ -667,3 +667,13 @@ def run_sweep_plan(
         groups, store, force=force, progress=progress, desc=f"{plan.benchmark} sweep", workers=workers
     )
     return records["ls"], records["stl"]
+
+
+def stored_sweep_plan(plan: SweepPlan, store: RunStore | None = None) -> tuple[list[dict], list[dict]] | None:
+    """The plan's records if the store holds every one of them (nothing is trained), else None:
+    lets a chapter built at one profile show another profile's committed runs beside its own."""
+    store = store or RunStore()
+    ls, stl = [store.load(c) for c in plan.ls_configs], [store.load(c) for c in plan.stl_configs]
+    if any(r is None for r in (*ls, *stl)):
+        return None
+    return ls, stl  # type: ignore[return-value]

@@ -41,6 +41,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 
 from autoscale.experiments import RunStore, config_hash, run_stack
@@ -275,6 +276,27 @@ def prepare_scenes(tiny: bool, say: Callable[[str], None]) -> None:
                 started = time.perf_counter()
                 ensure_scenes(data_root(), kind, split, sizes[split], sizes["height"], sizes["width"], 0, workers)
                 say(f"scenes-{kind} {split} at {profile}: {time.perf_counter() - started:.1f} s")
+
+
+def session_files(directory: Path | None = None) -> dict[str, dict]:
+    """The committed summaries of earlier GPU sessions (``results/full/gpu_sessions/*.json`` of the
+    repository, beside the committed benchmark files), by name."""
+    directory = directory or Path(__file__).resolve().parents[2] / "results" / "full" / "gpu_sessions"
+    return {path.stem: json.loads(path.read_text()) for path in sorted(directory.glob("*.json"))}
+
+
+def session_table(sessions: dict[str, dict]) -> pd.DataFrame:
+    """One row per session and tier: status, wall time, runs trained and left, runs per hour, GPU use."""
+    rows = []
+    for name, session in sessions.items():
+        for tier, entry in session["tiers"].items():
+            rows.append({
+                "session": name, "device": session["device"], "tier": int(tier), "what": entry["name"],
+                "status": entry["status"], "wall (s)": entry.get("wall_s"), "runs trained": entry.get("runs_trained"),
+                "runs left": entry.get("runs_left"), "runs / hour": entry.get("runs_per_hour"),
+                "GPU util (%)": entry.get("gpu_util_mean"), "GPU memory (MiB)": entry.get("gpu_memory_max_mib"),
+            })  # fmt: skip
+    return pd.DataFrame(rows).set_index(["session", "tier"]) if rows else pd.DataFrame()
 
 
 def main(argv: list[str] | None = None) -> int:
