@@ -59,6 +59,7 @@ from autoscale.train import (
     _optimizer,
     _scheduler,
     autocast_context,
+    linear_objective,
     log_step_metrics,
     peak_memory,
     prepare_device,
@@ -245,15 +246,16 @@ class StackedTrainer:
             needed.add("shared")
         gramians = self._task_gramians(losses, representation, sorted(needed)) if needed else {}
         detached = losses.detach()
-        weights = []
-        for m, method in enumerate(self.methods):
-            gramian = gramians[method.gramian_source][m].detach() if method.needs_gramian else None
-            if gramian is not None or not self.log.deferred:
+        gramian_of = [
+            gramians[m.gramian_source][i].detach() if m.needs_gramian else None for i, m in enumerate(self.methods)
+        ]
+        if self._must_check(detached, gramians):
+            for m, method in enumerate(self.methods):
                 try:
                     check_step_inputs(
                         len(self.tasks),
                         detached[m],
-                        gramian,
+                        gramian_of[m],
                         needs_gramian=method.needs_gramian,
                         task_names=self.task_names,
                     )
@@ -261,7 +263,8 @@ class StackedTrainer:
                     raise InvalidStepInputs(
                         f"run {m} ({self.configs[m].method}, seed {self.configs[m].seed}): {err}"
                     ) from err
-            weights.append(method.weights(detached[m], gramian))
+        weights = [method.weights(detached[m], gramian_of[m]) for m, method in enumerate(self.methods)]
+        stacked_weights = torch.stack([w.to(losses.dtype) for w in weights])
         if log_metrics:
             t_metric = time.perf_counter()
             for m, state in enumerate(states):
@@ -270,7 +273,11 @@ class StackedTrainer:
                 )
             timer.exclude(time.perf_counter() - t_metric)
         self.optimizer.zero_grad(set_to_none=True)
-        total = sum(method.objective(losses[m], weights[m]) for m, method in enumerate(self.methods))
+        if all(linear_objective(method) for method in self.methods):
+            # One product for the whole stack instead of a few small kernels per run: the same gradients.
+            total = (stacked_weights * losses).sum()
+        else:
+            total = sum(method.objective(losses[m], weights[m]) for m, method in enumerate(self.methods))
         total.backward()
         if self.clip is not None:
             self._clip()
@@ -281,7 +288,19 @@ class StackedTrainer:
             for m, method in enumerate(self.methods):
                 if method.needs_post_step_losses:
                     method.post_step(after[m])
-        self.log.add(detached, torch.stack([w.detach().float() for w in weights]), timer)
+        self.log.add(detached, stacked_weights.detach().float(), timer)
+
+    def _must_check(self, losses: Tensor, gramians: dict[str, Tensor]) -> bool:
+        """Whether to check every run's inputs now: always on the CPU; on a GPU only when a
+        Gramian was computed and one reduction over the whole stack finds a non-finite value (one
+        wait for the device per Gramian step instead of one per run; losses of the other steps
+        are checked at the epoch's flush)."""
+        if not self.log.deferred:
+            return True
+        if not gramians:
+            return False
+        finite = torch.stack([torch.isfinite(t).all() for t in (losses, *gramians.values())]).all()
+        return not bool(finite)
 
     # -- evaluation ---------------------------------------------------------------------------
 

@@ -52,22 +52,27 @@ class Task:
 
 
 class AccuracyMeter(Meter):
-    """Top-1 accuracy (percent) and mean cross-entropy over the split."""
+    """Top-1 accuracy (percent) and mean cross-entropy over the split.
+
+    The sums stay on the predictions' device (int64 counts, float64 loss sum: the same numbers as
+    accumulating Python ints and floats) and are read once in :meth:`compute`, so that evaluating on
+    a GPU does not wait for the device after every batch.
+    """
 
     def __init__(self) -> None:
-        self.correct = 0
+        self.correct: Tensor | int = 0
         self.total = 0
-        self.loss_sum = 0.0
+        self.loss_sum: Tensor | float = 0.0
 
     def update(self, pred: Tensor, target: Tensor) -> None:
-        self.correct += int((pred.argmax(dim=1) == target).sum())
-        self.total += int(target.numel())
-        self.loss_sum += float(F.cross_entropy(pred, target, reduction="sum"))
+        self.correct = self.correct + (pred.argmax(dim=1) == target).sum()
+        self.total += target.numel()
+        self.loss_sum = self.loss_sum + F.cross_entropy(pred, target, reduction="sum").double()
 
     def compute(self) -> dict[str, float]:
         if self.total == 0:
             raise ValueError("no samples were evaluated")
-        return {"acc": 100.0 * self.correct / self.total, "ce": self.loss_sum / self.total}
+        return {"acc": 100.0 * int(self.correct) / self.total, "ce": float(self.loss_sum) / self.total}
 
 
 class ClassificationTask(Task):
@@ -169,12 +174,13 @@ class ConfusionMeter(Meter):
         labels = target.reshape(-1)
         guesses = pred.detach().argmax(dim=1).reshape(-1)
         valid = (labels >= 0) & (labels < n)
-        # row = true class, column = predicted class
-        cells = torch.bincount(n * labels[valid] + guesses[valid], minlength=n * n)
-        self.matrix += cells.reshape(n, n).cpu()
+        # row = true class, column = predicted class; invalid pixels go to an extra bin that is
+        # dropped (boolean indexing would make the host wait for the device every batch).
+        cells = torch.bincount(torch.where(valid, n * labels + guesses, n * n), minlength=n * n + 1)[: n * n]
+        self.matrix = self.matrix.to(cells.device) + cells.reshape(n, n)
 
     def compute(self) -> dict[str, float]:
-        h = self.matrix.double()
+        h = self.matrix.cpu().double()
         if h.sum() == 0:
             raise ValueError("no labelled pixels were evaluated")
         tp = h.diag()
