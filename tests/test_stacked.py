@@ -7,6 +7,7 @@ the DataLoader's batches.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -183,3 +184,20 @@ def test_stored_sweep_plan_reads_only_complete_plans(results_root: Path) -> None
     assert [[r["config"] for r in part] for part in stored] == [[r["config"] for r in part] for part in (ls, stl)]
     store.path(plan.stl_configs[0]).unlink()
     assert stored_sweep_plan(plan, store) is None
+
+
+def test_a_stack_stopped_at_its_deadline_resumes_to_the_same_records(tmp_path: Path) -> None:
+    base = replace(_smoke("multimnist", epochs=3, batch_size=32), data={"sizes": {"train": 64, "val": 32, "test": 32}})
+    configs = [
+        replace(base, method="famo", seed=0),
+        replace(base, method="autoscale", method_options={"alpha": 0.5, "window": 2}, seed=1),
+    ]
+    uninterrupted = StackedTrainer(configs, progress=False).run()
+    checkpoint = tmp_path / "stack.pt"
+    stopped = StackedTrainer(configs, checkpoint_path=checkpoint, progress=False).run(deadline=0.0)
+    assert not any(r["complete"] for r in stopped) and len(stopped[0]["epochs"]) == 1 and checkpoint.is_file()
+    resumed = StackedTrainer(configs, checkpoint_path=checkpoint, progress=False).run()
+    for a, b in zip(resumed, uninterrupted, strict=True):
+        assert a["complete"] and a["steps"]["loss"] == b["steps"]["loss"]
+        assert a["steps"]["weights"] == b["steps"]["weights"] and a["final"] == b["final"]
+        assert json.dumps(a["method"]) == json.dumps(b["method"])  # json: NaN-safe comparison
