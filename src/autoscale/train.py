@@ -148,7 +148,7 @@ def seed_everything(seed: int) -> None:
 
 
 def git_commit() -> str:
-    """The checkout's commit (with ``-dirty`` if it has local changes), or ``unknown``."""
+    """The checkout's commit (with ``-dirty`` if the package's files have local changes), or ``unknown``."""
     if os.environ.get("AUTOSCALE_GIT_COMMIT"):  # a copy of the tree without .git (a GPU machine)
         return os.environ["AUTOSCALE_GIT_COMMIT"]
     here = Path(__file__).resolve().parent
@@ -157,7 +157,12 @@ def git_commit() -> str:
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True
+            # Only the package's own files: records written into results/ by the run itself are
+            # not a change of the code that made them.
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
+            cwd=here,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
