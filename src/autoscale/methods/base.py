@@ -72,9 +72,13 @@ class Weighting:
     def check_inputs(self, losses: Tensor, gramian: Tensor | None) -> None:
         """Raise a ValueError naming the task if losses or Gramian are malformed or not finite.
 
-        Called by the trainer before the optimiser step so that nothing is corrupted.
+        Called by the trainer before the optimiser step so that nothing is corrupted. For tensors
+        on a GPU only shapes are checked here: reading whether a value is finite makes the host wait
+        for the device every step; the trainer checks finiteness once an epoch instead
+        (:mod:`autoscale.step_log`).
         """
-        check_step_inputs(self.num_tasks, losses, gramian, needs_gramian=self.needs_gramian)
+        on_gpu = losses.device.type != "cpu"
+        check_step_inputs(self.num_tasks, losses, gramian, needs_gramian=self.needs_gramian, check_finite=not on_gpu)
 
 
 def check_step_inputs(
@@ -84,13 +88,15 @@ def check_step_inputs(
     *,
     needs_gramian: bool,
     task_names: list[str] | None = None,
+    check_finite: bool = True,
 ) -> None:
-    """Validate one step's losses (K,) and Gramian (K, K); errors name the offending task."""
+    """Validate one step's losses (K,) and Gramian (K, K); errors name the offending task.
+    ``check_finite=False`` checks shapes only."""
     names = task_names or [f"task {i}" for i in range(num_tasks)]
     if losses.shape != (num_tasks,):
         raise ValueError(f"expected {num_tasks} task losses of shape ({num_tasks},), got shape {tuple(losses.shape)}")
-    bad = ~torch.isfinite(losses.detach())
-    if bad.any():
+    bad = ~torch.isfinite(losses.detach()) if check_finite else None
+    if bad is not None and bad.any():
         which = ", ".join(f"{names[i]} (loss = {losses[i].item()})" for i in bad.nonzero().flatten().tolist())
         raise ValueError(f"non-finite loss for {which}; stopping before the optimiser step")
     if gramian is None:
@@ -99,6 +105,8 @@ def check_step_inputs(
         return
     if gramian.shape != (num_tasks, num_tasks):
         raise ValueError(f"expected a ({num_tasks}, {num_tasks}) Gramian, got shape {tuple(gramian.shape)}")
+    if not check_finite:
+        return
     bad_rows = (~torch.isfinite(gramian.detach())).any(dim=1)
     if bad_rows.any():
         which = ", ".join(names[i] for i in bad_rows.nonzero().flatten().tolist())

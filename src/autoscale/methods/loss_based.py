@@ -28,22 +28,37 @@ class RandomLossWeighting(Weighting):
     ``LibMTL/weighting/RLW.py``, ``dist='Normal'``). torchjd's ``scalarization.Random`` is the same but
     draws from the global RNG; here the method owns a ``torch.Generator`` (option ``seed``) whose state
     is in :meth:`state_dict`, so a run is reproducible and resumes identically.
+
+    For losses on a GPU the draws of the next ``BLOCK`` steps are made at once (the same successive
+    draws, so the same weights) and copied in one transfer: a copy from host memory every step
+    would make the host wait for the device.
     """
+
+    BLOCK = 256
 
     def __init__(self, num_tasks: int, seed: int | None = None) -> None:
         super().__init__(num_tasks)
         self.generator = seeded_generator(seed)
+        self._queue: list[Tensor] = []  # drawn, not yet used (GPU losses only)
+
+    def _draw(self) -> Tensor:
+        return torch.softmax(torch.randn(self.num_tasks, generator=self.generator, dtype=torch.float64), dim=0)
 
     def weights(self, losses: Tensor, gramian: Tensor | None) -> Tensor:
         self.check_inputs(losses, gramian)
-        z = torch.randn(self.num_tasks, generator=self.generator, dtype=torch.float64)
-        return torch.softmax(z, dim=0).to(device=losses.device, dtype=losses.dtype)
+        if losses.device.type == "cpu":
+            return self._draw().to(dtype=losses.dtype)
+        if not self._queue or self._queue[0].device != losses.device:
+            block = torch.stack([*self._queue, *(self._draw() for _ in range(self.BLOCK - len(self._queue)))])
+            self._queue = list(block.to(device=losses.device, dtype=losses.dtype).unbind(0))
+        return self._queue.pop(0)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state()}
+        return {"generator": self.generator.get_state(), "queue": [w.cpu().double() for w in self._queue]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.set_state(state["generator"])
+        self._queue = list(state.get("queue", []))
 
 
 @register("uw")
@@ -107,25 +122,32 @@ class DynamicWeightAverage(Weighting):
         check_positive("temperature", temperature)
         self.temperature = float(temperature)
         self.epoch_means: list[Tensor] = []  # the last two epochs' mean losses, oldest first
+        self._epoch_weights: Tensor | None = None  # this epoch's weights on the losses' device
 
     def weights(self, losses: Tensor, gramian: Tensor | None) -> Tensor:
         self.check_inputs(losses, gramian)
-        if len(self.epoch_means) < 2:
-            w = torch.ones(self.num_tasks, dtype=torch.float64)
-        else:
-            older, newer = self.epoch_means
-            w = self.num_tasks * torch.softmax((newer / older) / self.temperature, dim=0)
-        return w.to(device=losses.device, dtype=losses.dtype)
+        # Fixed for the epoch: computed once and kept on the losses' device (no copy per step).
+        cached = self._epoch_weights
+        if cached is None or (cached.device, cached.dtype) != (losses.device, losses.dtype):
+            if len(self.epoch_means) < 2:
+                w = torch.ones(self.num_tasks, dtype=torch.float64)
+            else:
+                older, newer = self.epoch_means
+                w = self.num_tasks * torch.softmax((newer / older) / self.temperature, dim=0)
+            self._epoch_weights = cached = w.to(device=losses.device, dtype=losses.dtype)
+        return cached
 
     def epoch_end(self, mean_losses: Tensor) -> None:
         self.check_inputs(mean_losses, None)
         self.epoch_means = [*self.epoch_means, mean_losses.detach().to("cpu", torch.float64)][-2:]
+        self._epoch_weights = None
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch_means": [m.clone() for m in self.epoch_means]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.epoch_means = [m.clone() for m in state["epoch_means"]]
+        self._epoch_weights = None
 
 
 @register("famo")
