@@ -7,10 +7,8 @@ everything missing in one batch before the notebooks run (so that the notebooks 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from autoscale.datasets import has_data
-from autoscale.experiments import PROFILE_SETTINGS, RunConfig, config_hash, ls_sweep_plan
+from autoscale.experiments import PROFILE_SETTINGS, RunConfig, ls_sweep_plan, unique_configs
 from autoscale.inspect_gradients import metric_run_config
 from autoscale.results import ablation_groups, main_groups
 
@@ -24,13 +22,6 @@ CHAPTERS = ("ls_multimnist", "mto_metrics", "ls_sweep", "main_results", "autosca
 def book_benchmarks(require_data: bool = True) -> list[str]:
     """The benchmarks the chapters show: those with profiles whose data is here (``require_data``)."""
     return [b for b in CANDIDATE_BENCHMARKS if b in PROFILE_SETTINGS and (not require_data or has_data(b))]
-
-
-def _unique(configs: Iterable[RunConfig]) -> list[RunConfig]:
-    seen: dict[str, RunConfig] = {}
-    for config in configs:
-        seen.setdefault(config_hash(config), config)
-    return list(seen.values())
 
 
 def chapter_configs(profile: str, device: str = "cpu") -> dict[str, list[RunConfig]]:
@@ -49,9 +40,9 @@ def chapter_configs(profile: str, device: str = "cpu") -> dict[str, list[RunConf
         "ablations": ablations,
         "verdict": [*main, *ablations],
     }
-    return {chapter: _unique(plan[chapter]) for chapter in CHAPTERS}
+    return {chapter: unique_configs(plan[chapter]) for chapter in CHAPTERS}
 
 
 def book_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
     """Every run of the book at ``profile``, once."""
-    return _unique(c for configs in chapter_configs(profile, device).values() for c in configs)
+    return unique_configs(c for configs in chapter_configs(profile, device).values() for c in configs)

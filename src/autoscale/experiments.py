@@ -19,11 +19,11 @@ import multiprocessing
 import os
 import time
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -39,6 +39,7 @@ from autoscale.stacked import StackedTrainer, stack_groups
 from autoscale.train import CorruptCheckpoint, RunConfig, Trainer
 
 PROFILES = ("smoke", "cpu", "full", "gpuday")
+T = TypeVar("T")
 DEVICES = ("cpu", "cuda")
 
 # Per benchmark and profile: the RunConfig fields that differ from RunConfig's defaults.
@@ -155,6 +156,14 @@ def config_hash(config: RunConfig) -> str:
     identity.pop("profile")
     payload = json.dumps({"config": identity, "version": autoscale.__version__}, sort_keys=True)
     return hashlib.sha1(payload.encode()).hexdigest()[:16]
+
+
+def unique_configs(configs: Iterable[RunConfig]) -> list[RunConfig]:
+    """``configs`` without repeats (the same run, by :func:`config_hash`), first occurrence kept."""
+    seen: dict[str, RunConfig] = {}
+    for config in configs:
+        seen.setdefault(config_hash(config), config)
+    return list(seen.values())
 
 
 class RecordWarning(UserWarning):
@@ -325,6 +334,20 @@ def describe_run(config: RunConfig) -> str:
     return f"{config.method}{options}, seed {config.seed}, {config.benchmark} at {config.profile}"
 
 
+def _resume_or_restart(store: RunStore, checkpoint: Path, what: str, train: Callable[[], T]) -> tuple[T, float]:
+    """``train()`` (which resumes from ``checkpoint``) and its wall seconds; a checkpoint that
+    cannot be resumed from is moved aside with a warning and ``what`` is trained from the start."""
+    started = time.perf_counter()
+    try:
+        result = train()
+    except CorruptCheckpoint as err:
+        moved = store.quarantine_checkpoint(checkpoint)
+        _warn(f"{err}. It was moved to {moved}; training {what} from the start.")
+        started = time.perf_counter()
+        result = train()
+    return result, time.perf_counter() - started
+
+
 def run(config: RunConfig, store: RunStore | None = None, force: bool = False, progress: bool = True) -> dict:
     """The record of ``config``: from the store if present (unless ``force``), else trained now.
 
@@ -341,15 +364,10 @@ def run(config: RunConfig, store: RunStore | None = None, force: bool = False, p
     checkpoint = store.checkpoint_path(config)
     if force:
         checkpoint.unlink(missing_ok=True)
-    started = time.perf_counter()
-    try:
-        record = Trainer(config, checkpoint_path=checkpoint, progress=progress).run()
-    except CorruptCheckpoint as err:
-        moved = store.quarantine_checkpoint(checkpoint)
-        _warn(f"{err}. It was moved to {moved}; training {describe_run(config)} from the start.")
-        started = time.perf_counter()
-        record = Trainer(config, checkpoint_path=checkpoint, progress=progress).run()
-    path = store.save(record, wall_seconds=time.perf_counter() - started)
+    record, seconds = _resume_or_restart(
+        store, checkpoint, describe_run(config), lambda: Trainer(config, checkpoint, progress).run()
+    )
+    path = store.save(record, wall_seconds=seconds)
     checkpoint.unlink(missing_ok=True)
     return store.read(path)
 
@@ -364,17 +382,15 @@ def run_stack(
     store = store or RunStore()
     hashes = sorted(config_hash(c) for c in configs)
     checkpoint = store.root / "checkpoints" / f"stack-{hashlib.sha1(''.join(hashes).encode()).hexdigest()[:16]}.pt"
-    started = time.perf_counter()
-    try:
-        records = StackedTrainer(list(configs), checkpoint_path=checkpoint, progress=progress).run(deadline=deadline)
-    except CorruptCheckpoint as err:
-        moved = store.quarantine_checkpoint(checkpoint)
-        _warn(f"{err}. It was moved to {moved}; training the stack of {len(configs)} runs from the start.")
-        started = time.perf_counter()
-        records = StackedTrainer(list(configs), checkpoint_path=checkpoint, progress=progress).run(deadline=deadline)
+    records, seconds = _resume_or_restart(
+        store,
+        checkpoint,
+        f"the stack of {len(configs)} runs",
+        lambda: StackedTrainer(list(configs), checkpoint, progress).run(deadline=deadline),
+    )
     if not all(r["complete"] for r in records):
         return [None] * len(configs)
-    share = (time.perf_counter() - started) / len(configs)
+    share = seconds / len(configs)
     paths = [store.save(record, wall_seconds=share) for record in records]
     checkpoint.unlink(missing_ok=True)
     return [store.read(path) for path in paths]
@@ -489,12 +505,9 @@ def sweep_groups(
 ) -> dict[Any, list[dict]]:
     """:func:`sweep` over every group's configs in one batch (so that parallel workers stay busy),
     returned as records grouped the same way. Configs shared by groups are trained once."""
-    unique: dict[str, RunConfig] = {}
-    for configs in groups.values():
-        for config in configs:
-            unique.setdefault(config_hash(config), config)
-    records = sweep(list(unique.values()), store, force=force, progress=progress, desc=desc, workers=workers)
-    by_hash = dict(zip(unique, records, strict=True))
+    unique = unique_configs(c for configs in groups.values() for c in configs)
+    records = sweep(unique, store, force=force, progress=progress, desc=desc, workers=workers)
+    by_hash = {config_hash(c): r for c, r in zip(unique, records, strict=True)}
     return {key: [by_hash[config_hash(c)] for c in configs] for key, configs in groups.items()}
 
 

@@ -44,7 +44,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from autoscale.experiments import RunStore, config_hash, run_stack
+from autoscale.experiments import RunStore, run_stack, unique_configs
 from autoscale.files import atomic_write_bytes
 from autoscale.methods import method_class
 from autoscale.results import ablation_groups, main_groups
@@ -59,8 +59,6 @@ TIER_NAMES = {
     4: "scenes at gpuday (ResNet-18)",
 }
 SCENES = ("scenes-street", "scenes-indoor")
-# A finished stack is packaged at once; a tarball holds one profile and benchmark (records are
-# 50-300 KB at full), and output files may be at most 16 MiB.
 NOTEBOOK = "ls_multimnist.ipynb"
 # Gramian stacks are kept small so that some finish before a deadline (each step waits for M
 # host-side weight solves); loss-based and fixed-weight stacks only batch GPU work.
@@ -81,11 +79,7 @@ def tier_configs(tier: int, device: str, tiny: bool = False) -> list[RunConfig]:
         groups = main_groups(scenes, gpuday, device)
     else:
         return []
-    unique: dict[str, RunConfig] = {}
-    for configs in groups.values():
-        for config in configs:
-            unique.setdefault(config_hash(config), config)
-    return list(unique.values())
+    return unique_configs(c for configs in groups.values() for c in configs)
 
 
 def needs_gramian(config: RunConfig) -> bool:
@@ -137,7 +131,8 @@ class GpuMonitor:
 
 def package(store: RunStore, out: Path, profiles: list[str]) -> list[str]:
     """One ``records-<profile>-<benchmark>.tar.gz`` per benchmark with records (paths relative to the
-    results root); returns the file names written."""
+    results root); returns the file names written. Called after every finished stack; one tarball
+    per benchmark keeps each file under the 16 MiB a GPU machine returns (records are 50-300 KB)."""
     names = []
     for profile in profiles:
         folder = store.root / profile
