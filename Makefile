@@ -51,7 +51,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 data: $(call DATA_STAMP,$(PROFILE))
 
-$(DATA_ROOT)/.prepared-%: $(STAMP) src/autoscale/datasets/scenes.py src/autoscale/datasets/scene_datasets.py
+$(DATA_ROOT)/.prepared-%: $(STAMP) src/autoscale/training/datasets/scenes.py src/autoscale/training/datasets/scene_datasets.py
 	bash data_scripts/install_system_packages.sh
 	$(PY) data_scripts/prepare_data.py --root $(DATA_ROOT) --profile $*
 	@touch $@
@@ -123,12 +123,12 @@ test-py312: gpu-pack
 	$(VENV312)/bin/python -m pip install --quiet --disable-pip-version-check --no-index --no-deps --no-compile \
 	  --target $(SITE312) .whl/*.whl
 	cd /tmp && PYTHONPATH=$(CURDIR)/$(SITE312):$(CURDIR)/src $(CURDIR)/$(VENV312)/bin/python -c \
-	  "import sys, torch, autoscale, autoscale.train, autoscale.experiments, autoscale.bench, torchjd, cvxpy, papermill; \
+	  "import sys, torch, autoscale, autoscale.training.trainer, autoscale.experiments, autoscale.bench, torchjd, cvxpy, papermill; \
 	  print(sys.version.split()[0], torch.__version__, cvxpy.installed_solvers())"
 	AUTOSCALE_RESULTS_ROOT=$$(mktemp -d) PYTHONPATH=$(CURDIR)/$(SITE312):$(CURDIR)/src \
 	  $(VENV312)/bin/python -m pytest -x -q -p no:cacheprovider $(TEST312)
 
-# The GPU session (autoscale.gpu_session): `make gpu-session` packs the wheels and prints the one
+# The GPU session (autoscale.commands.gpu_session): `make gpu-session` packs the wheels and prints the one
 # command to run on the GPU machine (carry .whl); `make gpu-import DIR=<folder it wrote>` adds the
 # records it brought back to results/ with their manifests (then commit them).
 GPU_MINUTES ?= 7.5
@@ -136,7 +136,7 @@ GPU_MINUTES ?= 7.5
 
 gpu-session: gpu-pack
 	@echo "run on the GPU machine (carry: .whl), from the repository root:"
-	@echo 'python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$$PWD/src AUTOSCALE_DATA_ROOT=/tmp/data PYTHONUNBUFFERED=1 && python3 -m autoscale.gpu_session --out $$OUT --minutes $(GPU_MINUTES) --commit $(shell git rev-parse --short=12 HEAD) 2>&1 | tee $$OUT/log.txt'
+	@echo 'python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$$PWD/src AUTOSCALE_DATA_ROOT=/tmp/data PYTHONUNBUFFERED=1 && python3 -m autoscale.commands.gpu_session --out $$OUT --minutes $(GPU_MINUTES) --commit $(shell git rev-parse --short=12 HEAD) 2>&1 | tee $$OUT/log.txt'
 
 gpu-import: $(STAMP)
 	@test -n "$(DIR)" || { echo "usage: make gpu-import DIR=<the GPU session's output folder>"; exit 1; }

@@ -1,4 +1,4 @@
-"""Scenes per second of the procedural renderer (autoscale.datasets.scenes.render), both kinds, one process.
+"""Scenes per second of the procedural renderer (autoscale.training.datasets.scenes.render), both kinds, one process.
 
     python data_scripts/bench_render.py [--n 100] [--height 96 --width 128] [--repeats 3]
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from autoscale.datasets.scenes import KINDS, render
+from autoscale.training.datasets.scenes import KINDS, render
 
 
 def measure(kind: str, n: int, height: int, width: int, repeats: int) -> tuple[float, float]:

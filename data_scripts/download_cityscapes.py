@@ -33,7 +33,7 @@ from pathlib import Path
 
 from download_nyuv2 import Offline, default_root, download, exit_code, unpack, verify_mtan
 
-from autoscale.datasets.cityscapes import (
+from autoscale.training.datasets.cityscapes import (
     HEIGHT,
     MTAN_COMMAND,
     MTAN_FIELDS,

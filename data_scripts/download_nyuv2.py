@@ -3,7 +3,7 @@
 Source: the link in lorenmt/mtan's README (Dropbox), the 13-class NYUv2 of
 Liu et al. (CVPR 2019) used by most MTL papers: {train (795), val (654)}/{image, label, depth,
 normal}/{i}.npy at 288x384. It lands in DATA_ROOT/nyuv2; autoscale uses mtan's "val" as its test
-split and holds out part of train for validation (autoscale.datasets.nyuv2).
+split and holds out part of train for validation (autoscale.training.datasets.nyuv2).
 
 Offline, or behind a proxy? Download the zip in a browser and run this script with --from-zip FILE.
 This module also holds the download / unpack helpers that download_cityscapes.py uses.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from autoscale.datasets.nyuv2 import FETCH_COMMAND, FIELDS, FOLDER
+from autoscale.training.datasets.nyuv2 import FETCH_COMMAND, FIELDS, FOLDER
 
 URL = "https://www.dropbox.com/s/p2nn02wijg7peiy/nyuv2.zip?dl=1"
 EXPECTED = {"train": 795, "val": 654}
@@ -81,7 +81,7 @@ def verify_mtan(
     folder: Path, fields: dict[str, str], expected: dict[str, int], size: tuple[int, int], hint: str
 ) -> None:
     """Check the sample count of each split folder and the header of every file (layout and size)."""
-    from autoscale.datasets.mtan import MtanDataset
+    from autoscale.training.datasets.mtan import MtanDataset
 
     for split, count in expected.items():
         dataset = MtanDataset(folder / split, fields, fetch_hint=hint)

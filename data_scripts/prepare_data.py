@@ -1,8 +1,8 @@
 """Prepare the offline data under a data root: MultiMNIST and the procedural scenes.
 
-MultiMNIST's three splits are built with their defaults (autoscale.datasets.multimnist.load_split). The
+MultiMNIST's three splits are built with their defaults (autoscale.training.datasets.multimnist.load_split). The
 scenes (indoor and street, train/val/test, seed 0) are rendered at the sizes of each requested
-profile (autoscale.datasets.scene_datasets.SCENE_SIZES); rendering is incremental, so re-running, or
+profile (autoscale.training.datasets.scene_datasets.SCENE_SIZES); rendering is incremental, so re-running, or
 asking for a bigger profile later, only renders what is missing. Real NYUv2 / CityScapes are not
 offline: see download_nyuv2.py and download_cityscapes.py.
 
@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from autoscale.datasets.multimnist import SPLITS, load_split
-from autoscale.datasets.scene_datasets import SCENE_SIZES, TASKS, ensure_scenes
+from autoscale.training.datasets.multimnist import SPLITS, load_split
+from autoscale.training.datasets.scene_datasets import SCENE_SIZES, TASKS, ensure_scenes
 
 
 def profiles(requested: list[str] | None) -> list[str]:

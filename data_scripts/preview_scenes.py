@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from autoscale.datasets.scenes import render
+from autoscale.training.datasets.scenes import render
 
 _COLUMNS = ("image", "depth", "normal", "semantic", "instance", "edge", "disparity")
 

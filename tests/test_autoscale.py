@@ -19,9 +19,11 @@ import pytest
 import torch
 from scipy import optimize
 
-from autoscale import autoscale as asc
-from autoscale.autoscale import AutoScale, predict, solve_window, window_cost
 from autoscale.methods import available_methods, build_method
+from autoscale.methods import predictors as asc
+from autoscale.methods.autoscale import AutoScale
+from autoscale.methods.predictors import predict
+from autoscale.methods.window import solve_window, window_cost
 
 # ---------------------------------------------------------------------------------------------------
 # Independent reference costs from explicit gradients g (tau, K, P)

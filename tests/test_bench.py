@@ -10,12 +10,14 @@ import torch
 from helpers import small_cnn
 from torch import Tensor, nn
 
-from autoscale import bench
+from autoscale.bench import steps as bench
 from autoscale.gramian import last_layer_parameters, naive_gramian, parse_gramian_mode
 from autoscale.methods import Weighting
-from autoscale.models import MultiTaskModel, build_model
-from autoscale.tasks import ClassificationTask, build_tasks
-from autoscale.train import RunConfig, Trainer, TrainStep
+from autoscale.training.config import RunConfig
+from autoscale.training.models import MultiTaskModel, build_model
+from autoscale.training.step import TrainStep
+from autoscale.training.tasks import ClassificationTask, build_tasks
+from autoscale.training.trainer import Trainer
 
 WEIGHTS = (0.3, 1.2, 0.7)
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from autoscale.cli import main
-from autoscale.experiments import RunStore, ls_sweep_plan
+from autoscale.commands.cli import main
+from autoscale.experiments.plans import ls_sweep_plan
+from autoscale.experiments.store import RunStore
 
 
 def test_sweep_fills_the_store_and_a_second_call_reuses_it(results_root: Path, capsys: pytest.CaptureFixture):

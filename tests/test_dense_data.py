@@ -12,11 +12,11 @@ import pytest
 import torch
 from PIL import Image
 
-from autoscale.datasets import build_dataset, scene_datasets
-from autoscale.datasets.augment import hflip, instance_offsets, random_scale_crop
-from autoscale.datasets.cityscapes import decode_disparity, thing_instances, train_ids
-from autoscale.datasets.mtan import MANIFEST
-from autoscale.datasets.nyuv2 import label_depth_edges
+from autoscale.training.datasets import build_dataset, scene_datasets
+from autoscale.training.datasets.augment import hflip, instance_offsets, random_scale_crop
+from autoscale.training.datasets.cityscapes import decode_disparity, thing_instances, train_ids
+from autoscale.training.datasets.mtan import MANIFEST
+from autoscale.training.datasets.nyuv2 import label_depth_edges
 
 H, W = 6, 8
 
@@ -252,7 +252,7 @@ def test_incomplete_folder_is_an_error(tmp_path):
 
 
 class FakeRender:
-    """Stands in for autoscale.datasets.scenes.render; counts the scenes it draws."""
+    """Stands in for autoscale.training.datasets.scenes.render; counts the scenes it draws."""
 
     def __init__(self) -> None:
         self.scenes = 0
@@ -356,7 +356,7 @@ def test_plot_samples_of_a_dataset_and_a_batch(tmp_path, fake_render):
     import matplotlib
 
     matplotlib.use("Agg")
-    from autoscale.plots import plot_samples
+    from autoscale.book.plots import plot_samples
 
     dataset = build_dataset("scenes-street", "val", root=tmp_path, height=8, width=10, size=3, augment=True)
     fig = plot_samples(dataset, n=2)
@@ -368,7 +368,7 @@ def test_plot_samples_of_a_dataset_and_a_batch(tmp_path, fake_render):
 
 
 def test_real_renderer_round_trip(tmp_path):
-    render = getattr(importlib.import_module("autoscale.datasets.scenes"), "render", None)
+    render = getattr(importlib.import_module("autoscale.training.datasets.scenes"), "render", None)
     if render is None:
         pytest.skip("renderer not available yet")
     dataset = build_dataset("scenes-street", "train", root=tmp_path, height=12, width=16, size=2, targets=(

@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from autoscale.models import build_model
-from autoscale.models.dense import DilatedResNet, dense_model
-from autoscale.tasks import build_tasks, stack_losses
+from autoscale.training.models import build_model
+from autoscale.training.models.dense import DilatedResNet, dense_model
+from autoscale.training.tasks import build_tasks, stack_losses
 
 BENCHMARKS = ["scenes-indoor", "scenes-street", "nyuv2", "cityscapes", "cityscapes3"]
 CHANNELS = {"depth": 1, "edge": 1, "normal": 3, "instance": 2, "disparity": 1}

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autoscale.tasks import (
+from autoscale.training.tasks import (
     EdgeTask,
     NormalTask,
     SemanticTask,
@@ -204,7 +204,7 @@ def test_default_class_counts_and_task_subsets():
 
 
 def test_scene_class_counts_come_from_the_renderer():
-    from autoscale.datasets.scenes import INDOOR_CLASSES, STREET_CLASSES
+    from autoscale.training.datasets.scenes import INDOOR_CLASSES, STREET_CLASSES
 
     assert build_tasks("scenes-indoor", ["semantic"])[0].out_channels == len(INDOOR_CLASSES)
     assert build_tasks("scenes-street", ["semantic"])[0].out_channels == len(STREET_CLASSES)

@@ -8,16 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from autoscale import experiments
-from autoscale.experiments import (
-    RunStore,
-    check_parameters,
-    config_hash,
-    linear_weight_grid,
-    profile_config,
-    run,
-    sweep,
-)
+from autoscale.experiments import runs as experiments
+from autoscale.experiments.profiles import check_parameters, linear_weight_grid, profile_config
+from autoscale.experiments.runs import run, sweep
+from autoscale.experiments.store import RunStore, config_hash
 
 TINY = {"sizes": {"train": 128, "val": 64, "test": 64}}
 

@@ -7,7 +7,8 @@ import math
 import pytest
 
 from autoscale.methods import available_methods
-from autoscale.train import RunConfig, train
+from autoscale.training.config import RunConfig
+from autoscale.training.trainer import train
 
 OPTIONS = {"linear": {"weights": [0.7, 1.3]}, "autoscale": {"window": 2, "alpha": 0.5}}
 

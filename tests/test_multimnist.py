@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autoscale.datasets import build_dataset, digits
-from autoscale.datasets.digits import DigitImages
-from autoscale.datasets.multimnist import build_split, compose_pairs
+from autoscale.training.datasets import build_dataset, digits
+from autoscale.training.datasets.digits import DigitImages
+from autoscale.training.datasets.multimnist import build_split, compose_pairs
 
 
 def constant_images(values: list[int]) -> np.ndarray:

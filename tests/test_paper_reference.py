@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from autoscale.book.paper_reference import paper_table, paper_tables
 from autoscale.evaluate import delta_m, delta_m_pos, mean_rank
-from autoscale.paper_reference import paper_table, paper_tables
 
 CITYSCAPES = {"sem_mIoU": True, "ins_L1": False, "disp_MSE": False}
 

@@ -1,4 +1,4 @@
-"""Panel layout of the book's per-task figures (:mod:`autoscale.plots.layout`): panels wrap into
+"""Panel layout of the book's per-task figures (:mod:`autoscale.book.plots.layout`): panels wrap into
 rows, the legend sits under them, and the Fig. 4 / Fig. 7 builders use that layout."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from autoscale.plots.layout import legend_below, panel_grid
-from autoscale.plots.results import plot_predictors, plot_window_weights
+from autoscale.book.plots.layout import legend_below, panel_grid
+from autoscale.book.plots.results import plot_predictors, plot_window_weights
 
 
 @pytest.fixture(autouse=True)

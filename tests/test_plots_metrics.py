@@ -1,6 +1,6 @@
 """Library code of the "MTO metrics" chapter: the gradient-inspection helpers
 (:mod:`autoscale.inspect_gradients`) against hand values and the trainer, and the figures
-(:mod:`autoscale.plots.metrics`) build with the expected panels."""
+(:mod:`autoscale.book.plots.metrics`) build with the expected panels."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from autoscale.gramian import naive_gramian
-from autoscale.inspect_gradients import (
+from autoscale.book.inspect_gradients import (
     default_window,
     gradient_snapshot,
     metrics_over_weights,
@@ -20,15 +19,17 @@ from autoscale.inspect_gradients import (
     training_batch,
     window_loss_metrics,
 )
-from autoscale.plots.metrics import (
+from autoscale.book.plots.metrics import (
     plot_loss_windows,
     plot_metric_trajectories,
     plot_training_issues,
     plot_weight_dependence,
 )
-from autoscale.tasks import stack_losses
-from autoscale.toy import training_issue_problems
-from autoscale.train import RunConfig, Trainer
+from autoscale.book.toy import training_issue_problems
+from autoscale.gramian import naive_gramian
+from autoscale.training.config import RunConfig
+from autoscale.training.tasks import stack_losses
+from autoscale.training.trainer import Trainer
 
 # g_1 = (3, 0), g_2 = (0, 1): orthogonal, norms 3 and 1.
 GRAMIAN = torch.tensor([[9.0, 0.0], [0.0, 1.0]], dtype=torch.float64)

@@ -13,11 +13,14 @@ import numpy as np
 import pytest
 import torch
 
-import autoscale.verify as verify_module
-from autoscale import fingerprint, record_status, records
-from autoscale.cli import main
-from autoscale.experiments import RecordWarning, RunStore, plan_line, profile_config, provenance_line, run
-from autoscale.verify import cross_device_differences, differences, select, verify_record
+import autoscale.experiments.verify as verify_module
+from autoscale.book.provenance import provenance_line
+from autoscale.commands.cli import main
+from autoscale.experiments import fingerprint, record_status, records
+from autoscale.experiments.profiles import profile_config
+from autoscale.experiments.runs import plan_line, run
+from autoscale.experiments.store import RecordWarning, RunStore
+from autoscale.experiments.verify import cross_device_differences, differences, select, verify_record
 
 TINY = {"sizes": {"train": 128, "val": 64, "test": 64}}
 
@@ -71,7 +74,7 @@ def test_fingerprint_is_the_same_under_other_python_versions():
         "import importlib.util, pathlib, sys\n"
         f"spec = importlib.util.spec_from_file_location('fp', {str(source)!r})\n"
         "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
-        f"print(module.fingerprint_of(pathlib.Path({str(source.parent)!r})))\n"
+        f"print(module.fingerprint_of(pathlib.Path({str(source.parents[1])!r})))\n"
     )
     others = other_pythons()
     if not others:

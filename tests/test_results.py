@@ -10,23 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoscale.autoscale import predict
-from autoscale.experiments import config_hash
-from autoscale.plots.results import predictor_curves
-from autoscale.results import (
-    ABLATIONS,
+from autoscale.book.plots.results import predictor_curves
+from autoscale.book.results import (
     AblationResults,
-    ablation_configs,
-    autoscale_options,
     choose_searched_weights,
-    main_configs,
     main_table,
     mean_rank_across,
     merge_single_task,
     phase_average,
     signature_table,
 )
-from autoscale.verdict import (
+from autoscale.book.verdict import (
     INCONCLUSIVE,
     NOT,
     PARTLY,
@@ -37,6 +31,9 @@ from autoscale.verdict import (
     load_paper_claims,
     resolved,
 )
+from autoscale.experiments.plans import ABLATIONS, ablation_configs, autoscale_options, main_configs
+from autoscale.experiments.store import config_hash
+from autoscale.methods.predictors import predict
 
 TASKS = {
     "a": {"primary": "acc", "higher_is_better": {"acc": True}},

@@ -1,12 +1,12 @@
-"""Tests of the procedural scene renderer (autoscale.datasets.scenes): label consistency and closed-form geometry."""
+"""Tests of the procedural scene renderer (autoscale.training.datasets.scenes): labels and closed-form geometry."""
 
 import math
 
 import numpy as np
 import pytest
 
-from autoscale.datasets import scenes
-from autoscale.datasets.scenes import (
+from autoscale.training.datasets import scenes
+from autoscale.training.datasets.scenes import (
     INDOOR_CLASSES,
     STEREO_BASELINE,
     STREET_CLASSES,
@@ -307,11 +307,11 @@ def test_screen_space_culling_is_exact(kind, monkeypatch):
 def test_public_name_autoscale_data_is_the_datasets_package():
     import autoscale.data
     import autoscale.data.scenes
-    import autoscale.datasets
-    from autoscale.data import build_dataset
+    import autoscale.training.datasets
     from autoscale.data.scenes import render as public_render
+    from autoscale.training.datasets import build_dataset
 
-    assert autoscale.data is autoscale.datasets
-    assert autoscale.data.scenes is autoscale.datasets.scenes
-    assert public_render is autoscale.datasets.scenes.render
-    assert build_dataset is autoscale.datasets.build_dataset
+    assert autoscale.data is autoscale.training.datasets
+    assert autoscale.data.scenes is autoscale.training.datasets.scenes
+    assert public_render is autoscale.training.datasets.scenes.render
+    assert build_dataset is autoscale.training.datasets.build_dataset

@@ -16,20 +16,17 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from autoscale import gpu_session
-from autoscale.device_data import epoch_generator, preload
-from autoscale.experiments import (
-    RunStore,
-    config_hash,
-    ls_sweep_plan,
-    profile_config,
-    run_sweep_plan,
-    stored_sweep_plan,
-)
-from autoscale.record_commands import import_session
-from autoscale.stacked import StackedTrainer, stack_groups
-from autoscale.step_log import StepLog
-from autoscale.train import RunConfig, train
+from autoscale.commands import gpu_session
+from autoscale.commands.record_commands import import_session
+from autoscale.experiments.plans import ls_sweep_plan, stored_sweep_plan
+from autoscale.experiments.profiles import profile_config
+from autoscale.experiments.runs import run_sweep_plan
+from autoscale.experiments.store import RunStore, config_hash
+from autoscale.training.config import RunConfig
+from autoscale.training.device_data import epoch_generator, preload
+from autoscale.training.stacked import StackedTrainer, stack_groups
+from autoscale.training.step_log import StepLog
+from autoscale.training.trainer import train
 
 
 class Toy(Dataset):

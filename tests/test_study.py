@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from autoscale.study import (
+from autoscale.book.study import (
     STUDY_METRICS,
     correlation_table,
     loss_descending_trajectory,

@@ -1,5 +1,5 @@
 """The toy problems of the "MTO metrics" chapter show the issue they are built for, with the
-values derived by hand in the docstring of :mod:`autoscale.toy`."""
+values derived by hand in the docstring of :mod:`autoscale.book.toy`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from autoscale import metrics
-from autoscale.toy import QuadraticTask, ToyProblem, issue_metrics, issue_table, training_issue_problems, unit
+from autoscale.book.toy import QuadraticTask, ToyProblem, issue_metrics, issue_table, training_issue_problems, unit
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from autoscale.tasks import ClassificationTask
-from autoscale.train import CorruptCheckpoint, RunConfig, Trainer, TrainingDiverged, train
+from autoscale.training.config import CorruptCheckpoint, RunConfig, TrainingDiverged
+from autoscale.training.tasks import ClassificationTask
+from autoscale.training.trainer import Trainer, train
 
 TINY = {"sizes": {"train": 384, "val": 128, "test": 128}}
 

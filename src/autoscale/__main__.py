@@ -1,7 +1,7 @@
-"""``python -m autoscale``: see :mod:`autoscale.cli`."""
+"""``python -m autoscale``: see :mod:`autoscale.commands.cli`."""
 
 import sys
 
-from autoscale.cli import main
+from autoscale.commands.cli import main
 
 sys.exit(main())

@@ -1,9 +1,9 @@
-"""``autoscale.data``: the public name of :mod:`autoscale.datasets` (DESIGN §4 promises
+"""``autoscale.data``: the public name of :mod:`autoscale.training.datasets` (DESIGN §4 promises
 ``from autoscale.data.scenes import render``).
 
 The package itself is named ``datasets`` so that no tracked path of the repository is a ``data/``
 folder (those hold downloaded or rendered data and stay out of git). This module makes the
-public name and every submodule under it the *same* module objects as under ``autoscale.datasets``,
+public name and every submodule under it the *same* module objects as under ``autoscale.training.datasets``,
 so classes, registries and monkeypatches are shared whichever name is imported.
 """
 
@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 import sys
 
-from autoscale import datasets
+from autoscale.training import datasets
 
 for _module in pkgutil.iter_modules(datasets.__path__):
     sys.modules[f"{__name__}.{_module.name}"] = importlib.import_module(f"{datasets.__name__}.{_module.name}")

@@ -11,7 +11,7 @@ Two entry points:
 
 - :func:`compute_gramian` (and :func:`task_jacobian`, :func:`naive_gramian`): the Gramian of any
   losses over any tensors, by K reverse passes. The trainer uses it for the logged MTO metrics.
-- :class:`SplitGradients`: the training step's Gramian (:class:`autoscale.train.TrainStep`). It
+- :class:`SplitGradients`: the training step's Gramian (:class:`autoscale.training.step.TrainStep`). It
   splits the backward at the shared representation z: each task's loss is back-propagated through
   its own head once (all K together cost one backward of the heads), then each task's dL_i/dz
   through the encoder, and the update of sum_i w_i L_i is assembled from those per-task gradients

@@ -1,12 +1,13 @@
 """Weighting methods behind one interface (:class:`Weighting`) and a name registry.
 
 Importing this package registers every method; ``build_method(name, num_tasks, **options)``
-instantiates one.
+instantiates one. AutoScale is one of them (:mod:`autoscale.methods.autoscale`), with its window
+solver (:mod:`autoscale.methods.window`) and predictors (:mod:`autoscale.methods.predictors`).
 """
 
-from autoscale import autoscale as _autoscale  # noqa: F401  (registers autoscale)
 from autoscale.methods import (  # noqa: F401  (importing a module registers its methods)
     alignedmtl,
+    autoscale,
     cagrad,
     gradnorm,
     imtlg,

@@ -75,7 +75,7 @@ class Weighting:
         Called by the trainer before the optimiser step so that nothing is corrupted. For tensors
         on a GPU only shapes are checked here: reading whether a value is finite makes the host wait
         for the device every step; the trainer checks finiteness once an epoch instead
-        (:mod:`autoscale.step_log`).
+        (:mod:`autoscale.training.step_log`).
         """
         on_gpu = losses.device.type != "cpu"
         check_step_inputs(self.num_tasks, losses, gramian, needs_gramian=self.needs_gramian, check_finite=not on_gpu)

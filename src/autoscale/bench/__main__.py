@@ -1,0 +1,3 @@
+from autoscale.bench.steps import main
+
+main()

@@ -1,0 +1,142 @@
+"""The actions of ``python -m autoscale records`` (see :mod:`autoscale.commands.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tarfile
+from pathlib import Path
+
+import pandas as pd
+
+from autoscale.experiments.plans import book_configs
+from autoscale.experiments.record_status import default_profile, store_status
+from autoscale.experiments.records import RecordProblem, now
+from autoscale.experiments.runs import sweep
+from autoscale.experiments.store import RunStore
+from autoscale.experiments.verify import describe, select, tolerance_note, verify_record
+
+
+def status(store: RunStore, profile: str, strict: bool) -> int:
+    report = store_status(profile, store)
+    if not report.rows:
+        print(f"no chapters read runs at {profile}")
+        return 0
+    table = pd.DataFrame(report.rows).set_index(["chapter", "benchmark"])
+    print(f"Run records of profile {profile} in {store.root / profile}:")
+    print(table.to_string())
+    totals = table.sum()
+    print(
+        f"total (a run read by several chapters counts in each): {totals['present']} present, "
+        f"{totals['missing']} missing, {totals['stale']} stale, {totals['corrupt']} corrupt; "
+        f"{report.extra} record(s) no chapter reads"
+    )
+    if report.stale_commits:
+        print(f"stale records were trained at commit(s) {', '.join(sorted(report.stale_commits))}")
+    for problem in report.problems:
+        print(f"corrupt: {problem}")
+    if not report.complete:
+        print(f"to train what is missing: python -m autoscale records train --profile {profile}")
+    return 1 if strict and not report.clean else 0
+
+
+def train(store: RunStore, profile: str, device: str, workers: int | None) -> int:
+    configs = book_configs(profile, device)
+    sweep(configs, store, desc=f"book runs [{profile}]", workers=workers)
+    print(f"all {len(configs)} runs of the book at {profile} are in {store.root / profile}")
+    return 0
+
+
+def verify(store: RunStore, args: argparse.Namespace) -> int:
+    seed = args.seed if args.seed is not None else random.randrange(10**6)
+    paths = select(
+        store,
+        args.profile,
+        sample=args.sample,
+        cheapest=args.cheapest,
+        benchmark=args.benchmark,
+        method=args.method,
+        max_seconds=args.max_seconds,
+        seed=seed,
+    )
+    if not paths:
+        print(f"error: no committed {args.profile} record matches the selection; see 'records status'", file=sys.stderr)
+        return 1
+    print(f"re-deriving {len(paths)} record(s) of {args.profile} on {args.device} (selection seed {seed})", flush=True)
+    verdicts = []
+    for path in paths:
+        verdict = verify_record(store, path, args.device)
+        print(("ok    " if verdict.ok else "FAILED ") + describe(verdict), flush=True)
+        verdicts.append(verdict)
+    print(tolerance_note(verdicts))
+    failed = sum(not v.ok for v in verdicts)
+    summary = f"{len(verdicts) - failed} of {len(verdicts)} record(s) re-derived"
+    print(summary + (f"; {failed} FAILED" if failed else ""))
+    return 1 if failed else 0
+
+
+def clear(store: RunStore, profile: str) -> int:
+    folder = store.root / profile
+    if not folder.is_dir():
+        print(f"nothing to clear: {folder} does not exist")
+        return 0
+    target = store.root / "replaced" / f"{profile}-{now()}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(folder, target)
+    print(f"moved the {profile} records to {target}; the next build retrains them")
+    return 0
+
+
+def import_session(store: RunStore, folder: Path) -> int:
+    """Add the records of a GPU session's tarballs (``records-<profile>-<benchmark>.tar.gz``) to the
+    store: each file is checked (it decodes and holds the run its name says) before it is saved, and
+    the profiles' manifests are updated. Records already present are replaced by the imported ones."""
+    tarballs = sorted(folder.glob("records-*.tar.gz"))
+    if not tarballs:
+        print(f"error: no records-*.tar.gz in {folder}; pass the folder the GPU session wrote", file=sys.stderr)
+        return 1
+    imported: dict[str, int] = {}
+    for tarball in tarballs:
+        with tarfile.open(tarball) as tar:
+            for member in tar.getmembers():
+                parts = Path(member.name).parts
+                if not member.isfile() or len(parts) != 3 or ".." in parts or not member.name.endswith(".json"):
+                    print(
+                        f"error: {tarball.name} holds {member.name!r}, not <profile>/<benchmark>/<hash>.json",
+                        file=sys.stderr,
+                    )
+                    return 1
+                data = tar.extractfile(member).read()  # type: ignore[union-attr]
+                target = store.root / member.name
+                try:
+                    record = store._checked(target, data, None)
+                except RecordProblem as err:
+                    print(f"error: {tarball.name}: {err}", file=sys.stderr)
+                    return 1
+                store.save_encoded(target, record, data)
+                imported[parts[0]] = imported.get(parts[0], 0) + 1
+    for profile, count in sorted(imported.items()):
+        print(f"imported {count} record(s) into {store.root / profile} (manifest updated)")
+    return 0
+
+
+def records_command(args: argparse.Namespace) -> int:
+    store = RunStore(args.results_root)
+    if args.action == "import":
+        return import_session(store, Path(args.folder))
+    if args.action == "default-profile":
+        print(default_profile(store))
+        return 0
+    if args.action == "status":
+        return status(store, args.profile, args.strict)
+    if args.action == "train":
+        return train(store, args.profile, args.device, args.workers)
+    if args.action == "verify":
+        return verify(store, args)
+    if args.action == "rebuild-manifest":
+        entries = store.rebuild_manifest(args.profile)
+        print(f"{store.manifest_path(args.profile)}: {len(entries)} record(s)")
+        return 0
+    return clear(store, args.profile)

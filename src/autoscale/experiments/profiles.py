@@ -1,0 +1,170 @@
+"""Profiles: per benchmark, the run settings of ``smoke``, ``cpu``, ``full`` and ``gpuday``, with their seeds."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+from scipy.stats import qmc
+
+from autoscale.training.config import RunConfig
+
+PROFILES = ("smoke", "cpu", "full", "gpuday")
+DEVICES = ("cpu", "cuda")
+
+# Per benchmark and profile: the RunConfig fields that differ from RunConfig's defaults.
+PROFILE_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
+    "multimnist": {
+        "smoke": {
+            "epochs": 1,
+            "batch_size": 64,
+            "metrics_every": 4,
+            "data": {"sizes": {"train": 512, "val": 256, "test": 256}},
+        },
+        "cpu": {
+            "epochs": 10,
+            "batch_size": 128,
+            "metrics_every": 20,
+            "data": {"sizes": {"train": 10_000, "val": 2_000, "test": 5_000}},
+        },
+        "full": {
+            "epochs": 30,
+            "batch_size": 256,
+            "metrics_every": 25,
+            "scheduler": "step",
+            "scheduler_options": {"step_size": 10, "gamma": 0.5},
+            "data": {"sizes": {"train": None, "val": None, "test": None}},
+        },
+    },
+}
+PROFILE_SETTINGS["multifashion"] = copy.deepcopy(PROFILE_SETTINGS["multimnist"])
+# The GPU profiles: ``full`` is sized so that one lent GPU session (15 minutes) trains its first
+# tiers (autoscale.commands.gpu_session) and AutoScale's exploration holds >= 20 windows of tau = 50
+# (alpha T >= 1000 steps); ``gpuday`` is the heavy setting (ResNet-18 at 128x160) for a GPU-day.
+PROFILE_SETTINGS["multimnist"]["gpuday"] = copy.deepcopy(PROFILE_SETTINGS["multimnist"]["full"])
+# Procedural scenes: image size and split sizes come from the data profile (SCENE_SIZES in
+# autoscale.training.datasets.scene_datasets); the small CNN at cpu and full (64x80, 250 steps per epoch,
+# 5000 steps), a dilated ResNet-18 at gpuday.
+for _kind in ("scenes-street", "scenes-indoor"):
+    PROFILE_SETTINGS[_kind] = {
+        "smoke": {
+            "epochs": 1,
+            "batch_size": 8,
+            "metrics_every": 2,
+            "data": {"profile": "smoke"},
+            "model": {"arch": "small"},
+        },
+        "cpu": {
+            "epochs": 8,
+            "batch_size": 32,
+            "lr": 2e-3,
+            "metrics_every": 20,
+            "data": {"profile": "cpu"},
+            "model": {"arch": "small"},
+        },
+        "full": {
+            "epochs": 20,
+            "batch_size": 16,
+            "lr": 1e-3,
+            "metrics_every": 25,
+            "data": {"profile": "full"},
+            "model": {"arch": "small"},
+            "scheduler": "step",
+            "scheduler_options": {"step_size": 10, "gamma": 0.5},
+        },
+        "gpuday": {
+            "epochs": 20,
+            "batch_size": 16,
+            "lr": 1e-4,
+            "metrics_every": 25,
+            "data": {"profile": "gpuday"},
+            "model": {"arch": "resnet18"},
+            "scheduler": "step",
+            "scheduler_options": {"step_size": 10, "gamma": 0.5},
+        },
+    }
+
+# Seeds and number of fixed weight sets of a linear-scalarization sweep, per profile. At cpu the
+# dense benchmarks get one seed so that the whole book builds within an hour on 2 cores.
+PROFILE_SEEDS: dict[str, list[int]] = {"smoke": [0], "cpu": [0, 1], "full": [0, 1, 2], "gpuday": [0, 1, 2]}
+DENSE_CPU_SEEDS = [0]
+LS_SWEEP_SIZE: dict[str, int] = {"smoke": 3, "cpu": 9, "full": 19, "gpuday": 19}
+
+
+def profile_seeds(benchmark: str, profile: str) -> list[int]:
+    """Seeds of a sweep of ``benchmark`` at ``profile``."""
+    check_profile(profile)
+    if profile == "cpu" and benchmark.startswith("scenes-"):
+        return list(DENSE_CPU_SEEDS)
+    return list(PROFILE_SEEDS[profile])
+
+
+def benchmarks() -> list[str]:
+    """Benchmarks that have profiles."""
+    return sorted(PROFILE_SETTINGS)
+
+
+def check_profile(profile: str) -> None:
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+
+
+def profile_config(benchmark: str, profile: str, **overrides: Any) -> RunConfig:
+    """The RunConfig of ``benchmark`` at ``profile``, with ``overrides`` applied on top."""
+    check_profile(profile)
+    if benchmark not in PROFILE_SETTINGS:
+        raise ValueError(f"no profiles for benchmark {benchmark!r}; benchmarks with profiles: {benchmarks()}")
+    fields = copy.deepcopy(PROFILE_SETTINGS[benchmark][profile])
+    fields.update(copy.deepcopy(overrides))
+    return RunConfig(benchmark=benchmark, profile=profile, **fields)
+
+
+def linear_weight_grid(num_tasks: int, n: int, seed: int = 0) -> list[list[float]]:
+    """``n`` fixed weight sets summing to ``num_tasks``, spread over the simplex reproducibly.
+
+    Two tasks: evenly spaced, w_1 = 2i/(n+1), i = 1..n (the end points, which drop a task, are
+    left out). More tasks: the uniform weights first, then scrambled-Halton points mapped to the
+    simplex by sorting (a low-discrepancy cover of the simplex), floored at 5% of the uniform
+    weight so that no task is switched off, and renormalised.
+    """
+    if num_tasks < 2 or n < 1:
+        raise ValueError(f"need num_tasks >= 2 and n >= 1, got {num_tasks}, {n}")
+    if num_tasks == 2:
+        left = [2 * i / (n + 1) for i in range(1, n + 1)]
+        return [[round(a, 6), round(2 - a, 6)] for a in left]
+    sets = [[1.0] * num_tasks]
+    if n > 1:
+        points = qmc.Halton(d=num_tasks - 1, scramble=True, seed=seed).random(n - 1)
+        cuts = np.sort(points, axis=1)
+        simplex = np.diff(np.concatenate([np.zeros((n - 1, 1)), cuts, np.ones((n - 1, 1))], axis=1), axis=1)
+        simplex = np.maximum(simplex, 0.05 / num_tasks)
+        weights = num_tasks * simplex / simplex.sum(axis=1, keepdims=True)
+        sets += [[round(float(v), 6) for v in row] for row in weights]
+    return sets
+
+
+def check_parameters(**params: Any) -> None:
+    """Validate notebook parameters early, with errors that say what is expected.
+
+    Known names: ``profile`` (one of PROFILES), ``device`` ("cpu" or "cuda"), ``seeds`` (list of
+    ints), ``force`` (bool), and any ``n_*`` count (positive int).
+    """
+    for name, value in params.items():
+        if name == "profile":
+            if not isinstance(value, str) or value not in PROFILES:
+                raise ValueError(f"parameter profile={value!r}: expected one of {', '.join(PROFILES)}")
+        elif name == "device":
+            if not isinstance(value, str) or value.split(":")[0] not in DEVICES:
+                raise ValueError(f"parameter device={value!r}: expected 'cpu' or 'cuda'")
+        elif name == "seeds":
+            if not isinstance(value, list | tuple) or not value or not all(isinstance(s, int) for s in value):
+                raise TypeError(f"parameter seeds={value!r}: expected a non-empty list of integers, e.g. [0, 1, 2]")
+        elif name == "force":
+            if not isinstance(value, bool):
+                raise TypeError(f"parameter force={value!r}: expected True or False")
+        elif name.startswith("n_"):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise TypeError(f"parameter {name}={value!r}: expected a positive integer")
+        else:
+            raise ValueError(f"unknown notebook parameter {name!r}")

@@ -1,0 +1,102 @@
+"""What the run store holds for the book: per chapter and benchmark, the runs present, missing,
+stale (trained by other code, :func:`autoscale.experiments.records.is_stale`) and corrupt; and the profile
+the book is built at by default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autoscale.experiments import records
+from autoscale.experiments.plans import book_configs, chapter_configs
+from autoscale.experiments.store import RunStore, config_hash
+from autoscale.training.config import RunConfig
+
+# Strongest first: the book's default is the first whose records are complete for every chapter.
+PROFILE_STRENGTH = ("full", "cpu")
+FALLBACK_PROFILE = "cpu"
+STATES = ("present", "missing", "stale", "corrupt")
+
+
+@dataclass
+class RunState:
+    """The state of one run in the store: ``present``, ``missing``, ``stale`` or ``corrupt``."""
+
+    state: str
+    commit: str | None = None
+    problem: str | None = None
+
+
+@dataclass
+class StoreStatus:
+    """Per chapter and benchmark, how many runs are in each state; the commits of stale records."""
+
+    profile: str
+    rows: list[dict] = field(default_factory=list)
+    stale_commits: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+    extra: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """Nothing missing or corrupt (stale records still count: the book shows them)."""
+        return all(row["missing"] == 0 and row["corrupt"] == 0 for row in self.rows)
+
+    @property
+    def clean(self) -> bool:
+        """Complete and nothing stale."""
+        return self.complete and all(row["stale"] == 0 for row in self.rows)
+
+
+def run_state(store: RunStore, config: RunConfig, manifest: dict[str, dict]) -> RunState:
+    """The state of ``config``'s record, read-only (a damaged file is reported, not moved)."""
+    path = store.path(config)
+    if not path.is_file():
+        return RunState("missing")
+    try:
+        record = store.read(path, manifest)
+    except records.RecordProblem as err:
+        return RunState("corrupt", problem=str(err))
+    commit = record.get("git_commit")
+    return RunState("stale" if records.is_stale(record) else "present", commit)
+
+
+def store_status(profile: str, store: RunStore | None = None) -> StoreStatus:
+    """:class:`StoreStatus` of ``profile`` against the book's plan (:mod:`autoscale.chapters`)."""
+    store = store or RunStore()
+    try:
+        manifest = records.read_manifest(store.manifest_path(profile))
+    except records.RecordProblem as err:
+        manifest = {}
+        damaged = [str(err)]
+    else:
+        damaged = []
+    status = StoreStatus(profile, problems=damaged)
+    states: dict[str, RunState] = {}
+    for chapter, configs in chapter_configs(profile).items():
+        by_benchmark: dict[str, dict[str, int]] = {}
+        for config in configs:
+            key = config_hash(config)
+            if key not in states:
+                states[key] = run_state(store, config, manifest)
+            state = states[key]
+            counts = by_benchmark.setdefault(config.benchmark, dict.fromkeys(STATES, 0))
+            counts[state.state] += 1
+            if state.state == "stale" and state.commit:
+                status.stale_commits.add(state.commit)
+            if state.problem and state.problem not in status.problems:
+                status.problems.append(state.problem)
+        status.rows += [{"chapter": chapter, "benchmark": b, **c} for b, c in by_benchmark.items()]
+    planned = {str(store.path(c)) for c in book_configs(profile)}
+    status.extra = sum(os.fspath(p) not in planned for p in store.record_paths(profile))
+    return status
+
+
+def default_profile(store: RunStore | None = None) -> str:
+    """The strongest profile whose records are complete for every chapter (else ``cpu``)."""
+    store = store or RunStore()
+    for profile in PROFILE_STRENGTH:
+        if Path(store.root / profile).is_dir() and store_status(profile, store).complete:
+            return profile
+    return FALLBACK_PROFILE
