@@ -15,6 +15,7 @@ from autoscale.experiments.profiles import (
     profile_seeds,
 )
 from autoscale.experiments.store import RunStore, unique_configs
+from autoscale.methods.autoscale import DEFAULTS
 from autoscale.training.config import RunConfig
 from autoscale.training.datasets import has_data
 
@@ -68,14 +69,7 @@ MAIN_METHODS = ("uw", "gradnorm", "mgda", "pcgrad", "imtlg", "rlw", "alignedmtl"
 # Methods that manipulate per-task gradients every step (need the Gramian): the paper's costly MTOs.
 GRADIENT_METHODS = ("gradnorm", "mgda", "pcgrad", "imtlg", "alignedmtl")
 
-AUTOSCALE_DEFAULTS: dict[str, Any] = {
-    "explore": "imtlg",
-    "alpha": 0.2,
-    "window": 50,
-    "cost": "equal_grad",
-    "predictor": "linear",
-    "gamma": 0.5,
-}
+AUTOSCALE_DEFAULTS = DEFAULTS  # the method's own defaults (autoscale.methods.autoscale)
 AUTOSCALE_WINDOW: dict[str, dict[str, int]] = {
     "smoke": {"multimnist": 1, "multifashion": 1, "scenes-street": 1, "scenes-indoor": 1},
     "cpu": {"multimnist": 25, "multifashion": 25, "scenes-street": 10, "scenes-indoor": 10},

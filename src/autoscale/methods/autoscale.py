@@ -57,6 +57,19 @@ from autoscale.methods.window import COSTS, check_option, solve_window
 # --------------------------------------------------------------------------------------------------
 
 
+# The paper's defaults: IMTL-G exploration over the first 20% of training, windows of
+# 50 steps, the Equal |g| cost, and the per-task line (L.E.) evaluated at half the run. Every other
+# place that needs them (plans, ablations, the verdict, the benchmark) reads them from here.
+DEFAULTS: dict[str, Any] = {
+    "explore": "imtlg",
+    "alpha": 0.2,
+    "window": 50,
+    "cost": "equal_grad",
+    "predictor": "linear",
+    "gamma": 0.5,
+}
+
+
 @register("autoscale")
 class AutoScale(Weighting):
     """AutoScale: MTO exploration, then linear scalarization with predicted weights (DESIGN §1.2).
@@ -105,12 +118,12 @@ class AutoScale(Weighting):
         self,
         num_tasks: int,
         total_steps: int,
-        explore: str = "imtlg",
-        alpha: float = 0.2,
-        window: int = 50,
-        cost: str = "equal_grad",
-        predictor: str = "linear",
-        gamma: float = 0.5,
+        explore: str = DEFAULTS["explore"],
+        alpha: float = DEFAULTS["alpha"],
+        window: int = DEFAULTS["window"],
+        cost: str = DEFAULTS["cost"],
+        predictor: str = DEFAULTS["predictor"],
+        gamma: float = DEFAULTS["gamma"],
         explore_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(num_tasks)
