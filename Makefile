@@ -51,7 +51,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 data: $(call DATA_STAMP,$(PROFILE))
 
-$(DATA_ROOT)/.prepared-%: $(STAMP) src/autoscale/training/datasets/scenes.py src/autoscale/training/datasets/scene_datasets.py
+$(DATA_ROOT)/.prepared-%: $(STAMP) $(wildcard src/autoscale/training/datasets/scenes/*.py) src/autoscale/training/datasets/scene_datasets.py
 	bash data_scripts/install_system_packages.sh
 	$(PY) data_scripts/prepare_data.py --root $(DATA_ROOT) --profile $*
 	@touch $@

@@ -15,6 +15,7 @@ from autoscale.gramian import last_layer_parameters, naive_gramian, parse_gramia
 from autoscale.methods import Weighting
 from autoscale.training.config import RunConfig
 from autoscale.training.models import MultiTaskModel, build_model
+from autoscale.training.state import RunState
 from autoscale.training.step import TrainStep
 from autoscale.training.tasks import ClassificationTask, build_tasks
 from autoscale.training.trainer import Trainer
@@ -80,12 +81,11 @@ def reference(model: MultiTaskModel, tasks: list, x: Tensor, targets: dict, inpu
 
 
 def fast_step(
-    model: MultiTaskModel, tasks: list, x: Tensor, targets: dict, gramian: str, step: int = 0, state: dict | None = None
+    model: MultiTaskModel, tasks: list, x: Tensor, targets: dict, gramian: str, step: int = 0
 ) -> tuple[Recorder, list]:
     method = Recorder(len(tasks))
     step_fn = TrainStep(model, tasks, method, torch.optim.SGD(model.parameters(), lr=0.0), gramian=gramian)
-    state = state or {"step_time_s": [], "step_loss": [], "step_weights": []}
-    step_fn(x, targets, step, state)
+    step_fn(x, targets, step, RunState())
     return method, [p.grad.clone() for p in model.parameters()]
 
 
@@ -121,16 +121,18 @@ def test_every_s_computes_the_gramian_only_on_multiples_of_s(monkeypatch: pytest
     torch.manual_seed(0)
     model, tasks, x, targets = cnn_model()
     computed: list[int] = []
-    original = TrainStep._method_gramian
+    original = TrainStep.task_gradients
     method = Recorder(len(tasks))
     step_fn = TrainStep(model, tasks, method, torch.optim.SGD(model.parameters(), lr=0.1), gramian="every:3")
 
-    def spy(self, split, linear):
-        computed.append(current)
-        return original(self, split, linear)
+    def spy(self, *args):
+        grads = original(self, *args)
+        if grads.split is not None:  # per-task gradients taken: a fresh Gramian
+            computed.append(current)
+        return grads
 
-    monkeypatch.setattr(TrainStep, "_method_gramian", spy)
-    state = {"step_time_s": [], "step_loss": [], "step_weights": []}
+    monkeypatch.setattr(TrainStep, "task_gradients", spy)
+    state = RunState()
     for current in range(7):
         step_fn(x, targets, current, state)
     assert computed == [0, 3, 6]

@@ -17,8 +17,8 @@ import torch
 from scipy.optimize import minimize
 from torch import Tensor, nn
 
-from autoscale.methods import available_methods, build_method
-from autoscale.methods.base import Weighting
+from autoscale.methods import available_methods, build_method, method_class
+from autoscale.methods.base import RunContext, Weighting
 
 torch.set_default_dtype(torch.float32)
 
@@ -327,7 +327,8 @@ def test_nashmtl_reuses_weights_between_updates() -> None:
     assert not method.needs_gramian
     assert torch.equal(method.weights(ONES2, None), first)
     assert method.needs_gramian
-    assert method.max_norm == 1.0
+    assert method.max_grad_norm == 1.0
+    assert make("nashmtl", max_norm=0.0).max_grad_norm is None  # 0 disables clipping
 
 
 # ---------------------------------------------------------------------------------------------
@@ -487,11 +488,49 @@ def test_smoke_training(name: str) -> None:
         assert w.shape == (2,) and torch.isfinite(w).all()
         optimizer.zero_grad()
         method.objective(losses, w).backward()
-        if getattr(method, "max_norm", 0):
-            nn.utils.clip_grad_norm_(model.encoder.parameters(), method.max_norm)
+        if method.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(model.encoder.parameters(), method.max_grad_norm)
         optimizer.step()
         if method.needs_post_step_losses:
             with torch.no_grad():
                 method.post_step(model(x)[1])
     method.epoch_end(losses.detach())
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+# ---------------------------------------------------------------------------------------------
+# The protocol a trainer relies on
+
+
+def test_run_context_fills_declared_options_only() -> None:
+    run = RunContext(total_steps=40, seed=7)
+    autoscale = build_method("autoscale", 2, run=run)
+    assert autoscale.total_steps == 40 and autoscale.switch_step == 8  # floor(0.2 * 40)
+    assert build_method("autoscale", 2, run=run, total_steps=10).total_steps == 10  # the user's option wins
+    # Seeded methods draw from the run's seed: the same weights as building them with seed=7.
+    for name in ("rlw", "pcgrad"):
+        assert method_class(name).run_options == ("seed",)
+        from_run, explicit = build_method(name, 2, run=run), build_method(name, 2, seed=7)
+        assert torch.equal(from_run.generator.get_state(), explicit.generator.get_state())
+    # Methods that declare nothing get nothing (IMTL-G takes no seed and would reject one).
+    assert method_class("imtlg").run_options == ()
+    build_method("imtlg", 2, run=run)
+
+
+def test_linear_objective_and_clipping_are_declared() -> None:
+    assert build_method("linear", 2, weights=[1.0, 1.0]).linear_objective
+    assert not build_method("uw", 2).linear_objective  # its objective adds the log-variance regulariser
+    assert not build_method("autoscale", 2, total_steps=10, explore="uw").linear_objective
+    assert build_method("autoscale", 2, total_steps=10).linear_objective
+    assert build_method("famo", 2).max_grad_norm == 1.0
+    assert build_method("famo", 2, max_norm=0.0).max_grad_norm is None
+    assert build_method("imtlg", 2).max_grad_norm is None
+    assert build_method("autoscale", 2, total_steps=10, explore="famo").max_grad_norm is None
+
+
+def test_to_keeps_the_parameter_objects() -> None:
+    # The optimiser is built after to(): it must see the same Parameter objects, moved in place.
+    uw = build_method("uw", 3)
+    before = uw.parameters()
+    assert uw.to("cpu") is uw
+    assert [id(p) for p in uw.parameters()] == [id(p) for p in before] and before[0].device.type == "cpu"

@@ -19,6 +19,7 @@ from autoscale.training.datasets.scenes import (
     SceneObject,
     render,
 )
+from autoscale.training.datasets.scenes.compiled import CENTER, HALF, ROTATION, compile_scene
 
 H, W = 24, 32
 THINGS = {"indoor": {"cabinet", "table", "ball"}, "street": {"car", "person"}}
@@ -193,7 +194,7 @@ def test_floor_depth_matches_closed_form():
     h / (y cos(pitch) - sin(pitch)) (the ray's world z component is sin(pitch) - y cos(pitch))."""
     h, pitch = 1.6, -0.3
     cam = Camera((0.0, 0.0, h), yaw=0.4, pitch=pitch)
-    out = scenes._render_scene(Scene(cam, _FLAT_LIGHT, [_ground(1e4)], _GREY), H, W)
+    out = scenes.render_scene(Scene(cam, _FLAT_LIGHT, [_ground(1e4)], _GREY), H, W)
     y = _camera_rays(H, W, cam.focal_ratio)[..., 1]
     down = y * math.cos(pitch) - math.sin(pitch)
     hits = down > 0.02  # well below the horizon, where float32 rays are accurate to 1e-5
@@ -211,7 +212,7 @@ def test_sphere_matches_closed_form():
     dist, radius = 5.0, 1.2
     cam = Camera((0.0, 0.0, 0.0))
     ball = SceneObject([Prim(scenes.SPHERE, (0.0, dist, 0.0), (radius,) * 3)], thing=True)
-    out = scenes._render_scene(Scene(cam, _FLAT_LIGHT, [ball], _GREY, sky=((0, 0, 1), (1, 1, 1))), H, W)
+    out = scenes.render_scene(Scene(cam, _FLAT_LIGHT, [ball], _GREY, sky=((0, 0, 1), (1, 1, 1))), H, W)
     rays = _camera_rays(H, W, cam.focal_ratio)
     r2 = rays[..., 0] ** 2 + rays[..., 1] ** 2
     limit = radius**2 / (dist**2 - radius**2)
@@ -236,8 +237,8 @@ def test_box_face_matches_closed_form():
     """Camera at (0, 0, 1) looking along +y at a box centred 5 m ahead with half extents (1, 0.5, 0.6): only the
     front face y = 4.5 is visible, at depth 4.5, where |x| <= 1 / 4.5 and |y| <= 0.6 / 4.5; its normal is -z.
     The box turned by 90 degrees with swapped half extents is the same box. Its outline pixels are edges."""
-    out = scenes._render_scene(_box_scene(0.0, (1.0, 0.5, 0.6)), H, W)
-    turned = scenes._render_scene(_box_scene(math.pi / 2, (0.5, 1.0, 0.6)), H, W)
+    out = scenes.render_scene(_box_scene(0.0, (1.0, 0.5, 0.6)), H, W)
+    turned = scenes.render_scene(_box_scene(math.pi / 2, (0.5, 1.0, 0.6)), H, W)
     rays = _camera_rays(H, W, scenes.INDOOR_FOCAL_RATIO)
     inside = (np.abs(rays[..., 0]) <= 1 / 4.5) & (np.abs(rays[..., 1]) <= 0.6 / 4.5)
     assert inside.sum() > 20
@@ -276,7 +277,7 @@ def test_cast_shadow_of_sphere(point):
         light = Light((0.0, 0.0, 1.0), intensity=0.6, ambient=0.3)
         shadow_radius = radius
     scene = _shadow_scene(light, centre, radius)
-    out = scenes._render_scene(scene, 48, 64)
+    out = scenes.render_scene(scene, 48, 64)
     points = _ground_points(out, scene.camera)
     on_ground = (out["depth"] > 0) & (np.abs(points[..., 2]) < 1e-3)
     dist = np.hypot(points[..., 0] - centre[0], points[..., 1] - centre[1])
@@ -290,6 +291,23 @@ def test_cast_shadow_of_sphere(point):
     np.testing.assert_allclose(brightness[lit], (0.5 * (0.3 + 0.6 * cos))[lit], rtol=1e-4)
 
 
+def test_parameter_rows_name_a_primitives_centre_rotation_and_half_size():
+    """The named fields of a compiled row and the slices of the column table both read back the Prim."""
+    rotation = scenes.yaw_rotation(0.3)
+    prim = Prim(scenes.BOX, (1.0, 2.0, 3.0), (0.5, 0.25, 0.125), rotation=rotation)
+    scene = Scene(Camera((0.0, -5.0, 1.0)), _FLAT_LIGHT, [SceneObject([prim])], _GREY)
+    comp = compile_scene(scene)
+    row = comp.rows[0]
+    f32 = np.float32
+    assert row.center == tuple(map(f32, prim.center)) and row.half == tuple(map(f32, prim.size))
+    rows = ((row.r00, row.r01, row.r02), (row.r10, row.r11, row.r12), (row.r20, row.r21, row.r22))
+    np.testing.assert_array_equal(np.array(rows), np.array(rotation, f32).reshape(3, 3))
+    column = comp.params_t[:, 0]
+    np.testing.assert_array_equal(column[CENTER], np.array(prim.center, f32))
+    np.testing.assert_array_equal(column[ROTATION], np.array(rotation, f32))
+    np.testing.assert_array_equal(column[HALF], np.array(prim.size, f32))
+
+
 @pytest.mark.parametrize("kind", ["indoor", "street"])
 def test_screen_space_culling_is_exact(kind, monkeypatch):
     """The rectangles that restrict primary and shadow rays must not change a single pixel."""
@@ -298,7 +316,7 @@ def test_screen_space_culling_is_exact(kind, monkeypatch):
     def full_frame(lo, hi, cam, rot, height, width, full=None):
         return np.tile([0, height, 0, width], (len(lo), 1))
 
-    monkeypatch.setattr(scenes, "_screen_rects", full_frame)
+    monkeypatch.setattr(scenes.frame, "screen_rects", full_frame)
     brute = render(kind, 6, 32, 48, seed=8)
     for key in culled:
         assert np.array_equal(culled[key], brute[key]), key

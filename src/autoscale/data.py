@@ -1,5 +1,5 @@
-"""``autoscale.data``: the public name of :mod:`autoscale.training.datasets` (DESIGN §4 promises
-``from autoscale.data.scenes import render``).
+"""``autoscale.data``: the public name of :mod:`autoscale.training.datasets` (so that
+``from autoscale.data.scenes import render`` works).
 
 The package itself is named ``datasets`` so that no tracked path of the repository is a ``data/``
 folder (those hold downloaded or rendered data and stay out of git). This module makes the

@@ -1,4 +1,4 @@
-"""Multi-task evaluation conventions of the paper (Sec. 5; DESIGN.md §2).
+"""Multi-task evaluation conventions of the paper (Sec. 5).
 
 For task k with primary metric M_k, baseline (single-task) value B_k and direction σ_k (1 when
 higher is better, 0 otherwise):

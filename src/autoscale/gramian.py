@@ -1,4 +1,4 @@
-"""Per-task gradient Gramians G = J J^T (DESIGN.md §4, "Gramian-first training step").
+"""Per-task gradient Gramians G = J J^T, the input of every Gramian method and of the MTO metrics.
 
 With K task losses L_1..L_K and shared tensors theta (the shared parameters, or the shared
 representation for MGDA-UB), the task Jacobian J (K x P) has rows g_i = dL_i/dtheta flattened over
@@ -19,40 +19,15 @@ Two entry points:
   the (F + K·B) floor of K full backward passes; cheap Gramians (:class:`GramianMode`: the last
   encoder layer, or the representation) cost about F + B.
 
-Implementation choice, K reverse passes (``torch.autograd.grad`` per task) or one vmapped pass
-(``is_grads_batched=True``, what ``torchjd.autojac.jac`` does), measured for the encoder part of the
-split step (2-core CPU, two threads, torch 2.14.1, float32, median ms over 20 interleaved steps;
-load average about 1.5 on the shared machine). Columns: the forward with the per-task head backward
-passes, then the encoder part by K passes or by one batched pass (each with its Gramian):
-
-========================================================  ==============  =========  =========
-benchmark model (as in :mod:`autoscale.bench`)            F + head bwd    K passes   batched
-========================================================  ==============  =========  =========
-MultiLeNet, batch 256, K = 2                              17.1            46.1       51.5
-small dense model, 16x3x64x80, K = 3 (scenes-street)      35.0            35.9       39.6
-small dense model, 16x3x64x80, K = 4 (scenes-indoor)      75.5            50.9       56.6
-========================================================  ==============  =========  =========
-
-On CPU the batched pass loses on these activation-heavy convolutions and BatchNorm, whose vmap
-batching rules fall back to per-slice work plus concatenation; K passes win on every benchmark model
-and have none of vmap's caveats (custom autograd Functions without vmap support, ``retains_grad``
-tensors), so they are used for all models. The batched pass remains the candidate for GPUs, where
-kernel-launch overhead dominates; no GPU was available to measure it. Earlier measurements of the
-whole-model Gramian (no split; median ms per Gramian, forward excluded, one thread, float32):
-
-=====================================================  =========  =========  =========
-shared encoder                                         loop       naive      batched
-=====================================================  =========  =========  =========
-LeNet-style CNN + BatchNorm, batch 256, K = 2 / 3 / 4  72/97/133  81/96/125  86/125/162
-dilated conv net + BatchNorm, 8x3x64x128, K = 3        146        147        196
-ResNet-18-style (width 16, dilated), 8x3x64x128, K=3   145        152        143
-torchvision ResNet-18, 8x3x64x64, K = 2 / 4            271/609    429/900    264/537
-=====================================================  =========  =========  =========
-
-``torchjd.autogram.Engine`` (torchjd 0.18.0) was also measured: it needs hooks on the modules
-before the forward (so it does not fit a ``(losses, inputs)`` interface that also takes a
-representation tensor), it requires ``batch_dim=None`` with BatchNorm, and it was no faster (K = 3,
-CNN batch 64: 38 ms vs 25 ms for naive; ResNet-18: 571 ms vs 559 ms).
+Implementation choice: K reverse passes (``torch.autograd.grad`` per task), not one vmapped pass
+(``is_grads_batched=True``, what ``torchjd.autojac.jac`` does). On the CPU the batched pass lost on
+every benchmark model (vmap's batching rules for convolutions and BatchNorm fall back to per-slice
+work plus concatenation), and K passes have none of vmap's caveats (custom autograd Functions
+without vmap support, ``retains_grad`` tensors). ``python -m autoscale.bench`` times both, and the
+naive product, on each benchmark model ("gramian: ..." rows), so the choice can be re-checked on
+any device. ``torchjd.autogram.Engine`` does not fit here: it needs hooks on the modules before the
+forward pass (this interface takes ``(losses, inputs)``, inputs possibly a representation tensor)
+and ``batch_dim=None`` with BatchNorm.
 
 Blockwise accumulation (one addmm per parameter tensor) is also the more accurate one in float32: on
 torchvision ResNet-18 (11M parameters) the single (K x P)(P x K) product of :func:`naive_gramian` had

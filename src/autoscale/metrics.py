@@ -1,4 +1,4 @@
-"""Multi-task optimisation (MTO) metrics (AutoScale, arXiv 2508.13979, Appendix C; DESIGN.md §1).
+"""Multi-task optimisation (MTO) metrics (AutoScale, arXiv 2508.13979, Appendix C).
 
 Gradient metrics are functions of the task-gradient Gramian G (K x K, G_ij = g_i · g_j, see
 :mod:`autoscale.gramian`) and, where an update direction or a scalarisation enters, of task
@@ -8,8 +8,8 @@ a leading stack of steps: G of shape (T, K, K) with w of shape (K,) or (T, K), l
 
 Metrics of a linear scalarisation (LS) with weights w are the metrics of the weighted gradients
 w_i g_i, whose Gramian is W G W (:func:`weighted_gramian`). Positive weights leave cosines
-unchanged but change magnitudes, GMS and the condition number; this is the paper's finding 1
-(DESIGN.md §1).
+unchanged but change magnitudes, GMS and the condition number; this is the paper's first
+finding.
 
 Undefined values (documented per function) are returned as nan or inf, never raised:
 
@@ -152,7 +152,7 @@ def condition_number(gramian: Tensor, w: Tensor | None = None) -> Tensor:
     """Condition number sigma_max / sigma_min of the gradient matrix [w_1 g_1 ... w_K g_K].
 
     Its singular values are the square roots of the eigenvalues of W G W, so the value is
-    sqrt(lambda_max / lambda_min) (AutoScale "Low cond." cost and metric; DESIGN.md §1). Without
+    sqrt(lambda_max / lambda_min) (AutoScale "Low cond." cost and metric). Without
     weights it is the condition number of [g_1 ... g_K]. Returns a 0-d tensor, or (T,) for stacked
     Gramians, in G's dtype.
 

@@ -10,7 +10,7 @@ same seed (same initialisation and data order, so the mode is the only differenc
 
 *Seed noise* is the same relative distance between the exact runs of two different seeds (mean over
 pairs). A cheap mode qualifies as a default when its mean distance is within seed noise, i.e.
-it moves ŵ less than re-running with another seed does. Δm (DESIGN.md §2) is reported on the test
+it moves ŵ less than re-running with another seed does. Δm (the paper's Sec. 5) is reported on the test
 split against the single-task runs, mean and standard deviation over seeds.
 """
 

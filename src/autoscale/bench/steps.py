@@ -1,5 +1,5 @@
-"""Step-time benchmark of every method: ``python -m autoscale.bench`` (DESIGN.md §2: step time is
-wall-clock per training step at steady state, relative to unitary; the paper's Table 7).
+"""Step-time benchmark of every method: ``python -m autoscale.bench`` (step time is
+wall-clock per training step at steady state, relative to unitary, as in the paper's Table 7).
 
 Per benchmark model (the models of the profiles, on synthetic batches of the benchmarks' shapes, so
 no data is read or rendered) the same training step as :class:`autoscale.training.step.TrainStep` is timed
@@ -15,6 +15,11 @@ next to:
   written back into ``.grad``; with IMTL-G, like the exact-Gramian step it is compared with;
 - **gramian + backward**, this package's previous step (:func:`autoscale.gramian.compute_gramian`,
   then one more backward of sum_i w_i L_i);
+- three implementations of the Gramian alone over the shared parameters (forward included): **K
+  passes** (:func:`autoscale.gramian.compute_gramian`, accumulated per tensor, the one the package
+  uses), **one batched pass** (a vmapped backward, ``is_grads_batched=True``, what
+  ``torchjd.autojac.jac`` does) and **naive** (the (K x P)(P x K) product of the flattened Jacobian,
+  :func:`autoscale.gramian.naive_gramian`);
 - whole **runs** of T steps of AutoScale (default α = 0.2) and of unitary on the 3-task model, with
   the exact and with the cheap Gramian.
 
@@ -50,17 +55,19 @@ from torch import Tensor
 
 import autoscale
 from autoscale.experiments.profiles import profile_config
-from autoscale.gramian import compute_gramian
+from autoscale.gramian import compute_gramian, naive_gramian
 from autoscale.methods import Weighting, available_methods
+from autoscale.methods.autoscale import DEFAULTS as AUTOSCALE_DEFAULTS
 from autoscale.training.config import RunConfig
 from autoscale.training.datasets.scene_datasets import SCENE_SIZES
 from autoscale.training.device import describe_device, git_commit, sync
 from autoscale.training.files import atomic_write_json
 from autoscale.training.models import MultiTaskModel, build_model
 from autoscale.training.paths import results_root
+from autoscale.training.state import RunState
 from autoscale.training.step import TrainStep
 from autoscale.training.tasks import Task, build_tasks, stack_losses
-from autoscale.training.trainer import _build_method, _optimizer
+from autoscale.training.trainer import build_optimizer, build_run_method
 
 
 def profile_shape(benchmark: str, profile: str = "cpu") -> dict[str, Any]:
@@ -112,7 +119,7 @@ QUICK = Settings(warmup=2, steps=5, run_steps=50)
 
 
 def synthetic_batch(benchmark: str, batch_size: int, device: torch.device, seed: int = 0) -> tuple[Tensor, dict]:
-    """An input batch and valid targets of every task of ``benchmark`` (DESIGN.md §3 shapes)."""
+    """An input batch and valid targets of every task of ``benchmark`` (shapes: :mod:`autoscale.training.tasks`)."""
     gen = torch.Generator().manual_seed(seed)
     c, h, w = BENCHMARKS[benchmark]["input"]
     x = torch.rand(batch_size, c, h, w, generator=gen)
@@ -154,10 +161,8 @@ def make_setup(benchmark: str, method: str, options: dict, device: torch.device,
     config = RunConfig(benchmark=benchmark, method=method, method_options=options, seed=seed)
     torch.manual_seed(seed)
     model = build_model(benchmark, [t.name for t in tasks], **BENCHMARKS[benchmark]["model"]).to(device)
-    weighting = _build_method(config, len(tasks), total_steps)
-    for p in weighting.parameters():
-        p.data = p.data.to(device)
-    return Setup(model, tasks, weighting, _optimizer(config, [*model.parameters(), *weighting.parameters()]))
+    weighting = build_run_method(config, len(tasks), total_steps).to(device)
+    return Setup(model, tasks, weighting, build_optimizer(config, [*model.parameters(), *weighting.parameters()]))
 
 
 def train_step(setup: Setup, gramian: str = "exact") -> TrainStep:
@@ -167,7 +172,7 @@ def train_step(setup: Setup, gramian: str = "exact") -> TrainStep:
         setup.method,
         setup.optimizer,
         gramian=gramian,
-        max_grad_norm=getattr(setup.method, "max_norm", None),
+        max_grad_norm=setup.method.max_grad_norm,
     )
 
 
@@ -211,6 +216,22 @@ def previous_step(setup: Setup, x: Tensor, targets: dict[str, Tensor]) -> None:
     setup.optimizer.step()
 
 
+def batched_gramian(losses: Tensor, inputs: list[Tensor]) -> Tensor:
+    """G = J J^T with J from one vmapped backward pass (``is_grads_batched``), accumulated per tensor:
+    the alternative to K reverse passes that the Gramian-implementation rows compare."""
+    k = losses.shape[0]
+    eye = torch.eye(k, dtype=losses.dtype, device=losses.device)
+    grads = torch.autograd.grad(losses, inputs, grad_outputs=eye, is_grads_batched=True, retain_graph=True)
+    return sum(g.reshape(k, -1) @ g.reshape(k, -1).T for g in grads)
+
+
+GRAMIAN_IMPLEMENTATIONS: dict[str, Callable[[Tensor, list[Tensor]], Tensor]] = {
+    "gramian: K passes": compute_gramian,
+    "gramian: one batched pass": batched_gramian,
+    "gramian: naive (K x P)(P x K)": naive_gramian,
+}
+
+
 def forward_only(setup: Setup, x: Tensor, targets: dict[str, Tensor]) -> None:
     stack_losses(setup.tasks, setup.model(x), targets)
 
@@ -218,10 +239,6 @@ def forward_only(setup: Setup, x: Tensor, targets: dict[str, Tensor]) -> None:
 def forward_backward(setup: Setup, x: Tensor, targets: dict[str, Tensor]) -> None:
     setup.optimizer.zero_grad(set_to_none=True)
     stack_losses(setup.tasks, setup.model(x), targets).sum().backward()
-
-
-def _state() -> dict:
-    return {"step_time_s": [], "step_loss": [], "step_weights": [], "metrics": {}, "initial_loss": None}
 
 
 def round_robin(
@@ -252,7 +269,7 @@ def step_variants(benchmark: str, device: torch.device, settings: Settings, meth
 
     def add(name: str, method: str, options: dict | None = None, gramian: str = "exact") -> None:
         stepper = train_step(make_setup(benchmark, method, options or {}, device, settings.seed, horizon), gramian)
-        state = _state()
+        state = RunState()
         variants[name] = lambda r: stepper(x, targets, r, state)
 
     for method in methods:
@@ -271,6 +288,14 @@ def step_variants(benchmark: str, device: torch.device, settings: Settings, meth
     ):
         setup = make_setup(benchmark, GRAMIAN_METHOD, {}, device, settings.seed, horizon)
         variants[name] = lambda r, fn=fn, setup=setup: fn(setup, x, targets)
+    setup = make_setup(benchmark, "unitary", {}, device, settings.seed, horizon)
+    for name, gramian_of in GRAMIAN_IMPLEMENTATIONS.items():
+
+        def gramian_only(r: int, gramian_of=gramian_of) -> None:
+            losses = stack_losses(setup.tasks, setup.model(x), targets)
+            gramian_of(losses, setup.model.shared_parameters())
+
+        variants[name] = gramian_only
     return variants
 
 
@@ -315,11 +340,11 @@ def bench_runs(benchmark: str, device: torch.device, settings: Settings, cheap: 
     variants = {}
     for name, (method, gramian) in runs.items():
         stepper = train_step(make_setup(benchmark, method, {}, device, settings.seed, settings.run_steps), gramian)
-        state = _state()
+        state = RunState()
         variants[name] = lambda r, stepper=stepper, state=state: stepper(x, targets, r, state)
     # Warm the code paths on throw-away models: the timed runs themselves are complete runs from step 0.
     for method in ("unitary", GRAMIAN_METHOD):
-        warm, state = train_step(make_setup(benchmark, method, {}, device, settings.seed, 1)), _state()
+        warm, state = train_step(make_setup(benchmark, method, {}, device, settings.seed, 1)), RunState()
         for r in range(settings.warmup):
             warm(x, targets, r, state)
     times, _ = round_robin(variants, settings.run_steps, device, memory=False)
@@ -327,7 +352,7 @@ def bench_runs(benchmark: str, device: torch.device, settings: Settings, cheap: 
     return {
         "benchmark": benchmark,
         "steps": settings.run_steps,
-        "alpha": 0.2,
+        "alpha": AUTOSCALE_DEFAULTS["alpha"],
         "cheap_gramian": cheap,
         "total_s": total,
         "run_exact": total["exact"] / total["unitary"],

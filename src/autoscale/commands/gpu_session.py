@@ -157,6 +157,7 @@ def calibrate(device: str, seconds: float = 30.0, tiny: bool = False) -> dict[st
     """Runs x steps per second of MultiLeNet (full profile) alone, stacked, and stacked in bf16."""
     from autoscale.experiments.profiles import profile_config
     from autoscale.training.stacked import StackedTrainer
+    from autoscale.training.state import RunState
 
     profile = "smoke" if tiny else "full"
     base = profile_config("multimnist", profile, device=device, method="unitary")
@@ -168,7 +169,7 @@ def calibrate(device: str, seconds: float = 30.0, tiny: bool = False) -> dict[st
     for name, (size, precision) in variants.items():
         configs = [replace(base, seed=s, precision=precision) for s in range(size)]
         trainer = StackedTrainer(configs, progress=False)
-        states = [trainer.runs[0].initial_state() for _ in configs]
+        states = [RunState() for _ in configs]
         train = trainer.data["train"]
         n, batch = len(train), base.batch_size
         steps, started, step = 0, None, 0

@@ -1,7 +1,7 @@
 """Helpers shared by the weighting methods: the Gramian-method base class and the min-norm solver.
 
 Gradient-manipulating methods (MGDA, PCGrad, IMTL-G, Aligned-MTL, CAGrad, Nash-MTL) are all functions
-of the task-gradient Gramian G = J J^T (DESIGN.md §4). They compute in float64 on the CPU (K is small,
+of the task-gradient Gramian G = J J^T. They compute in float64 on the CPU (K is small,
 and solvers such as scipy and cvxpy need numpy anyway) and hand the weights back in the dtype and on
 the device of the losses.
 """

@@ -1,6 +1,7 @@
 """AutoScale (arXiv 2508.13979): linear scalarization weights chosen from MTO metrics in one run.
 
-DESIGN.md §1 item 2 describes the method; this module has its three parts.
+The method has three parts: the window solver (:mod:`autoscale.methods.window`), the predictors
+(:mod:`autoscale.methods.predictors`) and the two-phase method of this module.
 
 1. **Window costs and solver** (:func:`window_cost`, :func:`solve_window`). During exploration every
    step t contributes its Gramian G^t (K, K), G_ij = g_i · g_j over the shared parameters, and its
@@ -8,7 +9,7 @@ DESIGN.md §1 item 2 describes the method; this module has its three parts.
 
        w = argmin_w (1/τ) sum_t F^t(w)   s.t.  sum_i w_i = K,  w >= 0,
 
-   with F^t one of the paper's cost functions (DESIGN §1.2):
+   with F^t one of the paper's cost functions (its Table 4):
 
    - ``"equal_grad"`` ("Equal |g|", the paper's Eq. 2 and its default): F^t(w) = ||A^t w||_2, where
      A^t has one row per task pair i < j with +|g_i^t| in column i and -|g_j^t| in column j, i.e.
@@ -31,7 +32,7 @@ Conventions fixed here (the paper text leaves them open):
   over the window, and for a linear trend the average equals the value at the mean step, so the
   midpoint makes line extrapolation to γT unbiased.
 - The exploration method's own weight scale is kept in phase 1 (IMTL-G sums to 1); the predicted LS
-  weights sum to K (DESIGN §1.2). The update sum_i w_i g_i therefore grows by about K at the switch
+  weights sum to K. The update sum_i w_i g_i therefore grows by about K at the switch
   after an IMTL-G exploration (a sum-1 convex combination becomes a sum-K one): with SGD/momentum the
   effective learning rate of phase 2 is K times that of phase 1, exactly the learning rate that
   unitary LS (w = 1, sum K) would use; with Adam the scale of the weights matters little. As in the
@@ -72,7 +73,7 @@ DEFAULTS: dict[str, Any] = {
 
 @register("autoscale")
 class AutoScale(Weighting):
-    """AutoScale: MTO exploration, then linear scalarization with predicted weights (DESIGN §1.2).
+    """AutoScale: MTO exploration, then linear scalarization with predicted weights.
 
     Phase 1, steps [0, floor(αT)) ("explore"): the exploration method (``explore``, default IMTL-G,
     built with ``build_method(explore, num_tasks, **explore_options)``) gives the weights; each
@@ -111,8 +112,12 @@ class AutoScale(Weighting):
     once; after the switch they get no gradient. Limitation for methods with learnable parameters
     (UW): their regulariser is in the phase-1 objective only, and the costs see the Gramian of the
     raw losses, not of the UW-weighted ones — AutoScale's weights are a function of the gradients,
-    not of the exploration weights, so this is the intended input.
+    not of the exploration weights, so this is the intended input. Gradient clipping is set once per
+    run and AutoScale declares none (:attr:`max_grad_norm` is None): an explorer whose official code
+    clips (FAMO, Nash-MTL) runs unclipped during phase 1.
     """
+
+    run_options = ("total_steps",)
 
     def __init__(
         self,
@@ -284,6 +289,11 @@ class AutoScale(Weighting):
 
     def parameters(self) -> list[Tensor]:
         return self.explore_method.parameters()
+
+    @property
+    def linear_objective(self) -> bool:
+        """The explorer's: AutoScale takes Gramians in phase 1 only, where the explorer's objective is used."""
+        return self.explore_method.linear_objective
 
     # ---- records and checkpoints --------------------------------------------------------------------
 

@@ -1,21 +1,32 @@
 """The interface every weighting method implements.
 
-Every method of this package is a *weighting* (DESIGN.md §4, "Gramian-first training step"): at
-each step it maps the K task losses, and where it needs them the task-gradient Gramian
-G_ij = g_i · g_j over the shared parameters, to task weights w (K,). One backward pass of
-``objective(losses, w)`` (``sum_i w_i L_i`` for all but uncertainty weighting) then gives the
-update. Methods that manipulate gradients (PCGrad, IMTL-G, MGDA, CAGrad, Aligned-MTL, Nash-MTL)
-return a combination of task gradients, so they too are weightings of the losses.
+Every method of this package is a *weighting*: at each step it maps the K task losses, and where
+it needs them the task-gradient Gramian G_ij = g_i · g_j over the shared parameters, to task
+weights w (K,). One backward pass of ``objective(losses, w)`` (``sum_i w_i L_i`` for all but
+uncertainty weighting) then gives the update. Methods that manipulate gradients (PCGrad, IMTL-G,
+MGDA, CAGrad, Aligned-MTL, Nash-MTL) return a combination of task gradients, so they too are
+weightings of the losses.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor
 
 GramianSource = Literal["shared", "representation"]
+RunOption = Literal["total_steps", "seed"]
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a training run knows that some methods need when they are built: its length in steps
+    and its seed (see :attr:`Weighting.run_options`)."""
+
+    total_steps: int
+    seed: int
 
 
 class Weighting:
@@ -29,11 +40,20 @@ class Weighting:
       ``"representation"`` for gradients w.r.t. the shared representation (MGDA-UB).
     - ``needs_post_step_losses``: call :meth:`post_step` with the losses of the same batch
       recomputed after the optimiser step (FAMO).
+    - ``linear_objective``: whether :meth:`objective` is ``sum_i w_i L_i`` on the steps that take a
+      Gramian, so that the update can be assembled from the per-task gradients the Gramian was
+      made of (no extra backward pass).
+    - ``max_grad_norm``: the norm to which the official code of the method clips the gradient of
+      the shared parameters after the backward pass, or None.
+    - ``run_options``: constructor options that a trainer fills from the run (:class:`RunContext`)
+      unless the user sets them: ``"total_steps"`` (AutoScale's schedule) and ``"seed"`` (methods
+      that draw random numbers).
     """
 
     needs_gramian: bool = False
     gramian_source: GramianSource = "shared"
     needs_post_step_losses: bool = False
+    run_options: ClassVar[tuple[RunOption, ...]] = ()
 
     def __init__(self, num_tasks: int) -> None:
         if not isinstance(num_tasks, int) or num_tasks < 1:
@@ -48,9 +68,23 @@ class Weighting:
         """The scalar to back-propagate: ``sum_i w_i L_i`` (overridden by methods with extra terms)."""
         return (weights * losses).sum()
 
+    @property
+    def linear_objective(self) -> bool:
+        return type(self).objective is Weighting.objective
+
+    @property
+    def max_grad_norm(self) -> float | None:
+        return None
+
     def parameters(self) -> list[Tensor]:
         """Learnable tensors the model's optimiser must also update (e.g. UW's log-variances)."""
         return []
+
+    def to(self, device: torch.device | str) -> Weighting:
+        """Move :meth:`parameters` to ``device`` in place (before the optimiser is built); returns self."""
+        for p in self.parameters():
+            p.data = p.data.to(device)
+        return self
 
     def post_step(self, losses_after: Tensor) -> None:
         """Losses of the same batch after the optimiser step (only if ``needs_post_step_losses``)."""

@@ -35,6 +35,7 @@ class RandomLossWeighting(Weighting):
     """
 
     BLOCK = 256
+    run_options = ("seed",)
 
     def __init__(self, num_tasks: int, seed: int | None = None) -> None:
         super().__init__(num_tasks)
@@ -168,8 +169,8 @@ class FAMO(Weighting):
     get one Adam step along d softmax(xi)/d xi ^T delta = z * (delta - z·delta) (official ``update``).
     Official defaults: Adam lr ``w_lr = 0.025``, weight decay ``gamma = 0.01``, ``min_losses`` = 0,
     eps = 1e-8, logits start at 0. The official method also clips the shared gradient norm to
-    ``max_norm = 1.0`` after the backward pass; the trainer reads :attr:`max_norm` for that
-    (0 disables clipping). torchjd's ``scalarization.FAMO`` is the same algorithm but defaults to
+    ``max_norm = 1.0`` after the backward pass; :attr:`max_grad_norm` tells the trainer
+    (``max_norm = 0`` disables clipping). torchjd's ``scalarization.FAMO`` is the same algorithm but defaults to
     weight decay 1e-3 and returns the log objective instead of weights.
     """
 
@@ -196,6 +197,10 @@ class FAMO(Weighting):
         self.logits = nn.Parameter(torch.zeros(num_tasks))
         self.optimizer = torch.optim.Adam([self.logits], lr=self.w_lr, weight_decay=self.gamma)
         self.shifted_before: Tensor | None = None  # L - m + eps of the last weights() call
+
+    @property
+    def max_grad_norm(self) -> float | None:
+        return self.max_norm or None
 
     def _shifted(self, losses: Tensor) -> Tensor:
         shifted = losses.detach().to("cpu", torch.float32) - self.min_losses + self.eps

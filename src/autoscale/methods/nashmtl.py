@@ -42,7 +42,7 @@ class NashMTL(GramianWeighting):
     exactly when ||G||_F = 1 and is equivariant otherwise; both aim at the same fixed point.
 
     The official code also clips the norm of the shared-parameter gradient to ``max_norm`` = 1.0 after
-    the backward pass; the trainer reads :attr:`max_norm` and does that clipping (0 disables it).
+    the backward pass; :attr:`max_grad_norm` tells the trainer (``max_norm = 0`` disables it).
 
     Solver: cvxpy with ``solver`` (default CLARABEL; must be installed and support exponential cones;
     the official ECOS is not installed here). The problem is built once with parameters (DPP), as the
@@ -83,6 +83,10 @@ class NashMTL(GramianWeighting):
         self.solver_failures = 0
         self.kept_previous = 0
         self._problem: tuple[cp.Problem, cp.Variable, cp.Parameter, cp.Parameter] | None = None
+
+    @property
+    def max_grad_norm(self) -> float | None:
+        return self.max_norm or None
 
     @property
     def needs_gramian(self) -> bool:  # type: ignore[override]

@@ -31,6 +31,8 @@ class PCGrad(GramianWeighting):
     resume identically.
     """
 
+    run_options = ("seed",)
+
     def __init__(self, num_tasks: int, seed: int | None = None) -> None:
         super().__init__(num_tasks)
         self.generator = seeded_generator(seed)

@@ -23,7 +23,7 @@ SCHEDULES = (*PREDICTORS, "linear_follow")
 
 
 def finalise_weights(w: Tensor | np.ndarray) -> Tensor:
-    """Clip predicted weights at 0 and renormalise to sum K (DESIGN §1.2); all zero -> uniform ones."""
+    """Clip predicted weights at 0 and renormalise to sum K; all zero -> uniform ones."""
     arr = np.clip(np.asarray(w, dtype=np.float64), 0.0, None)
     total = arr.sum()
     if not np.isfinite(total) or total <= 0:
@@ -119,7 +119,7 @@ def predict(
     window_weights: Tensor | np.ndarray,
     at_step: float | None = None,
 ) -> Tensor:
-    """Predicted LS weights ŵ (K,) from window weights (DESIGN §1.2).
+    """Predicted LS weights ŵ (K,) from window weights (the paper's Table 5 predictors).
 
     Args:
         name: ``"avg"`` (Avg W: mean over windows), ``"last"`` (Last W), ``"linear"`` (L.E.: per-task

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from autoscale.methods.base import Weighting
+from autoscale.methods.base import RunContext, Weighting
 
 _REGISTRY: dict[str, type[Weighting]] = {}
 
@@ -38,9 +38,16 @@ def method_class(name: str) -> type[Weighting]:
         raise ValueError(f"unknown method {name!r}; available methods: {', '.join(available_methods())}") from None
 
 
-def build_method(name: str, num_tasks: int, **options: Any) -> Weighting:
-    """Instantiate method ``name`` for ``num_tasks`` tasks with its options (see each class)."""
+def build_method(name: str, num_tasks: int, run: RunContext | None = None, **options: Any) -> Weighting:
+    """Instantiate method ``name`` for ``num_tasks`` tasks with its options (see each class).
+
+    ``run``: the training run the method is built for; it fills the options the class declares in
+    :attr:`~autoscale.methods.base.Weighting.run_options` (run length, seed) that ``options`` leaves unset.
+    """
     cls = method_class(name)
+    if run is not None:
+        for option in cls.run_options:
+            options.setdefault(option, getattr(run, option))
     try:
         return cls(num_tasks=num_tasks, **options)
     except TypeError as err:

@@ -313,7 +313,7 @@ def solve_window(
     gramians: Tensor | np.ndarray | None,
     losses: Tensor | np.ndarray | None,
 ) -> Tensor:
-    """Window weights w = argmin_w (1/τ) sum_t F^t(w) s.t. sum_i w_i = K, w >= 0 (DESIGN §1.2; Eq. 2).
+    """Window weights w = argmin_w (1/τ) sum_t F^t(w) s.t. sum_i w_i = K, w >= 0 (the paper's Eq. 2).
 
     Args:
         cost: ``"equal_grad"`` (Equal |g|), ``"equal_loss"`` (Equal |l|) or ``"condition"`` (Low cond.);

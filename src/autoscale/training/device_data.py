@@ -55,10 +55,6 @@ class PreloadedSplit:
     def __len__(self) -> int:
         return len(self.inputs)
 
-    @property
-    def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in (self.inputs, *self.targets.values()))
-
     def batch(self, indices: Tensor) -> Batch:
         """The samples at ``indices`` (any leading shape: (B,) or (M, B) for a stack of runs)."""
         indices = indices.to(self.inputs.device, non_blocking=True)

