@@ -18,7 +18,9 @@ from scipy.optimize import minimize
 from torch import Tensor, nn
 
 from autoscale.methods import available_methods, build_method, method_class
+from autoscale.methods._common import min_norm_point
 from autoscale.methods.base import RunContext, Weighting
+from autoscale.methods.nashmtl import nash_fixed_point
 
 torch.set_default_dtype(torch.float32)
 
@@ -534,3 +536,19 @@ def test_to_keeps_the_parameter_objects() -> None:
     before = uw.parameters()
     assert uw.to("cpu") is uw
     assert [id(p) for p in uw.parameters()] == [id(p) for p in before] and before[0].device.type == "cpu"
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1e-8, 1.0, 1e8, 1e12])
+def test_min_norm_point_is_scale_free(scale: float) -> None:
+    # K = 2 closed form: lam_1 = (G22 - G12) / (G11 + G22 - 2 G12) = 4/7 for G = [[2, -1], [-1, 3]].
+    lam = min_norm_point(scale * np.array([[2.0, -1.0], [-1.0, 3.0]]))
+    np.testing.assert_allclose(lam, [4 / 7, 3 / 7], rtol=1e-12)
+
+
+def test_nash_fixed_point_converges_where_the_line_search_stalled() -> None:
+    # A Gramian of three conflicting gradients on which the backtracking search used to give up a
+    # few digits short of the tolerance (and Nash-MTL kept its previous weights).
+    g = np.array([[25.05, -5.97, -17.01], [-5.97, 4.91, 0.82], [-17.01, 0.82, 19.18]])
+    alpha = nash_fixed_point(g)
+    assert alpha is not None and np.all(alpha > 0)
+    np.testing.assert_allclose(alpha * (g @ alpha), 1.0, atol=1e-9)

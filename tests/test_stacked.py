@@ -20,7 +20,7 @@ from autoscale.commands import gpu_session
 from autoscale.commands.record_commands import import_session
 from autoscale.experiments.plans import ls_sweep_plan, stored_sweep_plan
 from autoscale.experiments.profiles import profile_config
-from autoscale.experiments.runs import run_sweep_plan
+from autoscale.experiments.runs import run_stack, run_sweep_plan
 from autoscale.experiments.store import RunStore, config_hash
 from autoscale.training.config import RunConfig
 from autoscale.training.device_data import epoch_generator, preload
@@ -198,3 +198,23 @@ def test_a_stack_stopped_at_its_deadline_resumes_to_the_same_records(tmp_path: P
         assert a["complete"] and a["steps"]["loss"] == b["steps"]["loss"]
         assert a["steps"]["weights"] == b["steps"]["weights"] and a["final"] == b["final"]
         assert json.dumps(a["method"]) == json.dumps(b["method"])  # json: NaN-safe comparison
+
+
+def test_forced_stack_does_not_resume_an_interrupted_attempt(tmp_path: Path) -> None:
+    base = replace(_smoke("multimnist", epochs=2, batch_size=32), data={"sizes": {"train": 64, "val": 32, "test": 32}})
+    configs = [replace(base, method="unitary", seed=s) for s in (0, 1)]
+    store = RunStore(tmp_path)
+    assert run_stack(configs, store, progress=False, deadline=0.0) == [None, None]  # one epoch, checkpoint kept
+    resumed_epochs: list[int] = []
+    original = StackedTrainer._load_checkpoint
+
+    def spy(self):
+        states = original(self)
+        resumed_epochs.append(states[0].epoch if states else 0)
+        return states
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(StackedTrainer, "_load_checkpoint", spy)
+        records = run_stack(configs, store, progress=False, force=True)
+    assert resumed_epochs == [0] and all(r["complete"] for r in records)
+    assert not list((tmp_path / "checkpoints").glob("stack-*.pt"))

@@ -63,15 +63,22 @@ def run(config: RunConfig, store: RunStore | None = None, force: bool = False, p
 
 
 def run_stack(
-    configs: Sequence[RunConfig], store: RunStore | None = None, progress: bool = True, deadline: float | None = None
+    configs: Sequence[RunConfig],
+    store: RunStore | None = None,
+    progress: bool = True,
+    deadline: float | None = None,
+    force: bool = False,
 ) -> list[dict | None]:
     """Train ``configs`` as one stack (:class:`autoscale.training.stacked.StackedTrainer`) and save each record;
     each gets the stack's wall time divided by its size. With ``deadline`` (a ``time.time()``
     value) training stops after the first epoch that ends past it: nothing is saved, the stack's
-    checkpoint is kept and a later call resumes it; the result is then a list of ``None``."""
+    checkpoint is kept and a later call resumes it; the result is then a list of ``None``.
+    ``force`` starts from scratch even if an interrupted attempt left a checkpoint."""
     store = store or RunStore()
     hashes = sorted(config_hash(c) for c in configs)
     checkpoint = store.root / "checkpoints" / f"stack-{hashlib.sha1(''.join(hashes).encode()).hexdigest()[:16]}.pt"
+    if force:
+        checkpoint.unlink(missing_ok=True)
     records, seconds = _resume_or_restart(
         store,
         checkpoint,
@@ -145,7 +152,7 @@ def sweep(
             position = {config_hash(configs[i]): i for i in missing}
             for stack in stacks:
                 bar.set_postfix_str(f"stack of {len(stack)}: {sorted({c.method for c in stack})}"[:60])
-                for config, record in zip(stack, run_stack(stack, store, progress=False), strict=True):
+                for config, record in zip(stack, run_stack(stack, store, progress=False, force=force), strict=True):
                     records[position[config_hash(config)]] = record
                 bar.update(len(stack))
         elif workers <= 1 or len(missing) <= 1:

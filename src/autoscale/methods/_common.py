@@ -118,8 +118,13 @@ def min_norm_point(gramian: np.ndarray, *, rtol: float = 1e-12, max_iter: int = 
 def _affine_minimizer(gramian: np.ndarray, support: list[int]) -> np.ndarray:
     """Weights mu (sum 1) of the minimum-norm point of the affine hull of the ``support`` vectors."""
     n = len(support)
+    block = gramian[np.ix_(support, support)]
+    # The minimiser does not change when G is scaled; scaled to a unit diagonal maximum, the KKT
+    # system keeps singular values near 1 and lstsq's cutoff cannot drop the sum-to-1 row (unscaled,
+    # it did for G around 1e8 times larger or smaller than 1).
+    scale = float(np.max(np.diag(block)))
     system = np.zeros((n + 1, n + 1))
-    system[:n, :n] = gramian[np.ix_(support, support)]
+    system[:n, :n] = block / scale if scale > 0 else block
     system[:n, n] = 1.0
     system[n, :n] = 1.0
     rhs = np.zeros(n + 1)

@@ -216,6 +216,12 @@ def nash_fixed_point(gramian: np.ndarray, *, tol: float = 1e-10, max_iter: int =
         gradient = g @ alpha - 1.0 / alpha
         step = np.linalg.solve(g + np.diag(1.0 / alpha**2), gradient)
         t = 1.0
+        # f is self-concordant, so once the Newton decrement gradient . step is small the full step
+        # converges quadratically; a line search there would compare objective values that differ
+        # by less than their rounding and reject every step.
+        if gradient @ step < 1e-6 and np.all(alpha - step > 0):
+            alpha = alpha - step
+            continue
         while np.any(alpha - t * step <= 0) or objective(alpha - t * step) > objective(alpha) - 0.25 * t * (
             gradient @ step
         ):
