@@ -50,7 +50,10 @@ class RandomLossWeighting(Weighting):
         if losses.device.type == "cpu":
             return self._draw().to(dtype=losses.dtype)
         if not self._queue or self._queue[0].device != losses.device:
-            block = torch.stack([*self._queue, *(self._draw() for _ in range(self.BLOCK - len(self._queue)))])
+            # Draws left over from another device (or from a checkpoint) join the new block as they
+            # were drawn, float64 on the host, so the sequence of weights is unchanged.
+            left = [w.to("cpu", torch.float64) for w in self._queue]
+            block = torch.stack([*left, *(self._draw() for _ in range(self.BLOCK - len(left)))])
             self._queue = list(block.to(device=losses.device, dtype=losses.dtype).unbind(0))
         return self._queue.pop(0)
 
