@@ -1,4 +1,4 @@
-"""Δm, Δm_pos and MR on hand-computed examples (DESIGN.md §2)."""
+"""Δm, Δm_pos and MR on hand-computed examples (the paper's Sec. 5 conventions)."""
 
 import pytest
 
