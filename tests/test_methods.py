@@ -17,6 +17,7 @@ import torch
 from scipy.optimize import minimize
 from torch import Tensor, nn
 
+from autoscale.gramian import naive_gramian
 from autoscale.methods import available_methods, build_method, method_class
 from autoscale.methods._common import min_norm_point
 from autoscale.methods.base import RunContext, Weighting
@@ -463,13 +464,6 @@ class TwoTaskMLP(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         z = self.encoder(x)
         return z, torch.stack([((head(z).squeeze(1) - x[:, i]) ** 2).mean() for i, head in enumerate(self.heads)])
-
-
-def naive_gramian(losses: Tensor, inputs: list[Tensor]) -> Tensor:
-    """G = J J^T from one autograd pass per task."""
-    rows = [torch.cat([g.flatten() for g in torch.autograd.grad(loss, inputs, retain_graph=True)]) for loss in losses]
-    jacobian = torch.stack(rows)
-    return jacobian @ jacobian.T
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
