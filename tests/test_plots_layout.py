@@ -9,6 +9,7 @@ import pytest
 
 from autoscale.book.plots.layout import legend_below, panel_grid
 from autoscale.book.plots.results import plot_predictors, plot_window_weights
+from autoscale.experiments.run_record import RunRecord
 
 
 @pytest.fixture(autouse=True)
@@ -37,23 +38,25 @@ def test_legend_below_is_one_figure_legend():
     assert len(fig.legends) == 1 and [t.get_text() for t in fig.legends[0].get_texts()] == ["line"]
 
 
-def _autoscale_record(tasks: list[str]) -> dict:
+def _autoscale_record(tasks: list[str]) -> RunRecord:
     k = len(tasks)
     rng = np.random.default_rng(0)
     windows = rng.uniform(0.5, 1.5, size=(3, k))
     windows *= k / windows.sum(axis=1, keepdims=True)
-    return {
-        "tasks": tasks,
-        "total_steps": 100,
-        "steps": {"weights": rng.uniform(0, 1, size=(100, k)).tolist()},
-        "method": {
-            "window_steps": [5.0, 10.0, 15.0],
-            "window_weights": windows.tolist(),
-            "switch_step": 20,
-            "final_weights": windows[-1].tolist(),
-            "config": {"gamma": 0.5},
-        },
-    }
+    return RunRecord(
+        {
+            "tasks": {t: {"primary": "err", "higher_is_better": {"err": False}} for t in tasks},
+            "total_steps": 100,
+            "steps": {"weights": rng.uniform(0, 1, size=(100, k)).tolist()},
+            "method": {
+                "window_steps": [5.0, 10.0, 15.0],
+                "window_weights": windows.tolist(),
+                "switch_step": 20,
+                "final_weights": windows[-1].tolist(),
+                "config": {"window": 5, "gamma": 0.5},
+            },
+        }
+    )
 
 
 def test_four_task_figures_use_two_rows_of_two_panels():

@@ -1,5 +1,5 @@
 """Library code of the "MTO metrics" chapter: the gradient-inspection helpers
-(:mod:`autoscale.inspect_gradients`) against hand values and the trainer, and the figures
+(:mod:`autoscale.book.inspect_gradients`) against hand values and the trainer, and the figures
 (:mod:`autoscale.book.plots.metrics`) build with the expected panels."""
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from autoscale.book.inspect_gradients import (
 )
 from autoscale.book.plots.metrics import (
     plot_loss_windows,
-    plot_metric_trajectories,
+    plot_run_metrics,
     plot_training_issues,
     plot_weight_dependence,
 )
 from autoscale.book.toy import training_issue_problems
+from autoscale.experiments.run_record import RunRecord
 from autoscale.gramian import naive_gramian
 from autoscale.training.config import RunConfig
 from autoscale.training.tasks import stack_losses
@@ -35,7 +36,6 @@ from autoscale.training.trainer import Trainer
 GRAMIAN = torch.tensor([[9.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
 LOSSES = torch.tensor([1.0, 3.0], dtype=torch.float64)
 L0 = torch.tensor([2.0, 3.0], dtype=torch.float64)
-TASKS = ["a", "b"]
 
 
 @pytest.fixture(autouse=True)
@@ -45,30 +45,31 @@ def _close_figures():
 
 
 def test_step_metrics_hand_values() -> None:
-    m = step_metrics(GRAMIAN, LOSSES, L0, TASKS)
-    assert m["GMS (a, b)"] == pytest.approx(2 * 3 / (9 + 1))
-    assert m["magnitude ratio (a, b)"] == pytest.approx(1 / 3)
-    assert m["cos (a, b)"] == pytest.approx(0.0)
-    assert m["cond"] == pytest.approx(3.0) and m["cond (raw)"] == pytest.approx(3.0)
-    assert m["|g| (a)"] == pytest.approx(3.0)
-    assert m["relative gradient magnitude (a)"] == pytest.approx(1.5)
+    m = step_metrics(GRAMIAN, LOSSES, L0)
+    assert m["gms"] == pytest.approx(2 * 3 / (9 + 1))
+    assert m["magnitude_ratio"] == pytest.approx(1 / 3)
+    assert m["cos"] == pytest.approx(0.0)
+    assert m["cond"] == pytest.approx(3.0) and m["cond_raw"] == pytest.approx(3.0)
+    assert m["grad_norm_0"] == pytest.approx(3.0)
+    assert m["rgm_0"] == pytest.approx(1.5)
     # u = g_1 + g_2 = (3, 1): cos(g_1, u) = 3 / sqrt(10), projection of u on g_2 / |g_2| = 1.
-    assert m["cos to update (a)"] == pytest.approx(3 / math.sqrt(10))
-    assert m["cos to mean (a)"] == pytest.approx(3 / math.sqrt(10))
-    assert m["projected magnitude (b)"] == pytest.approx(1.0)
-    assert m["inverse training rate (a)"] == pytest.approx(0.5)
-    assert m["relative ITR (a)"] == pytest.approx(2 * 0.5 / 1.5)
-    assert m["relative loss scale (b)"] == pytest.approx(0.75)
+    assert m["cos_update_0"] == pytest.approx(3 / math.sqrt(10))
+    assert m["cos_mean_0"] == pytest.approx(3 / math.sqrt(10))
+    assert m["projected_magnitude_1"] == pytest.approx(1.0)
+    assert m["itr_0"] == pytest.approx(0.5)
+    assert m["relative_itr_0"] == pytest.approx(2 * 0.5 / 1.5)
+    assert m["rls_1"] == pytest.approx(0.75)
+    # The spreads summarize_step logs are the population stds of the per-task values.
+    assert m["rls_std"] == pytest.approx(0.25) and m["rgm_std"] == pytest.approx(0.5)
 
 
 def test_step_metrics_with_weights_equalising_the_gradients() -> None:
-    m = step_metrics(GRAMIAN, LOSSES, L0, TASKS, w=[1 / 3, 1.0])
-    assert m["GMS (a, b)"] == pytest.approx(1.0)
-    assert m["cond"] == pytest.approx(1.0) and m["cond (raw)"] == pytest.approx(3.0)
-    assert m["cos (a, b)"] == pytest.approx(0.0)
-    assert m["relative loss scale (a)"] == pytest.approx((1 / 3) / (1 / 3 + 3))
-    with pytest.raises(ValueError, match="task names"):
-        step_metrics(GRAMIAN, LOSSES, L0, ["a"])
+    m = step_metrics(GRAMIAN, LOSSES, L0, w=[1 / 3, 1.0])
+    assert m["gms"] == pytest.approx(1.0) and m["gms_raw"] == pytest.approx(0.6)
+    assert m["magnitude_ratio"] == pytest.approx(1.0)
+    assert m["cond"] == pytest.approx(1.0) and m["cond_raw"] == pytest.approx(3.0)
+    assert m["cos"] == pytest.approx(0.0)
+    assert m["rls_0"] == pytest.approx((1 / 3) / (1 / 3 + 3))
 
 
 def test_metrics_over_weights_separates_invariant_from_weight_dependent() -> None:
@@ -138,7 +139,7 @@ def test_figures_have_the_expected_panels(tiny_record_and_trainer) -> None:
     table = metrics_over_weights(GRAMIAN, LOSSES, L0, [[w, 2 - w] for w in (0.5, 1.0, 1.5)])
     fig = plot_weight_dependence({"x": table, "y": table})
     assert len(fig.axes) == 4
-    fig = plot_metric_trajectories(record, trainer.task_names)
+    fig = plot_run_metrics(RunRecord(record))
     assert len(fig.axes) == 8
     # Non-uniform weights: the raw GMS is drawn next to the weighted one.
     assert len(fig.axes[3].lines) == 2

@@ -14,12 +14,13 @@ from autoscale.book.plots.results import predictor_curves
 from autoscale.book.results import (
     AblationResults,
     choose_searched_weights,
+    display_table,
     main_table,
     mean_rank_across,
     merge_single_task,
-    phase_average,
     signature_table,
 )
+from autoscale.book.study import run_average
 from autoscale.book.verdict import (
     INCONCLUSIVE,
     NOT,
@@ -27,13 +28,14 @@ from autoscale.book.verdict import (
     REPLICATED,
     WHY,
     _combine,
+    alpha_verdict,
     default_is_best,
     load_paper_claims,
     resolved,
 )
 from autoscale.experiments.plans import ABLATIONS, ablation_configs, autoscale_options, main_configs
+from autoscale.experiments.run_record import AutoScaleTrace, RunRecord
 from autoscale.experiments.store import config_hash
-from autoscale.methods.predictors import predict
 
 TASKS = {
     "a": {"primary": "acc", "higher_is_better": {"acc": True}},
@@ -41,8 +43,10 @@ TASKS = {
 }
 
 
-def record(method="linear", seed=0, test=None, val=None, weights=None, step_s=0.01, metrics=None, tasks=TASKS):
-    """A run record with only the fields the tables read."""
+def record(
+    method="linear", seed=0, test=None, val=None, weights=None, step_s=0.01, metrics=None, tasks=TASKS, switch=None
+):
+    """A run record with only the fields the tables read (AutoScale's from ``switch`` on)."""
     test = test or {"a": 50.0, "b": 2.0}
     val = val or test
     final = {
@@ -50,15 +54,24 @@ def record(method="linear", seed=0, test=None, val=None, weights=None, step_s=0.
         for split, values in (("test", test), ("val", val))
     }
     options = {"weights": weights} if weights is not None else {}
-    return {
-        "config": {"method": method, "seed": seed, "method_options": options, "metrics_every": 1},
-        "tasks": {t: tasks[t] for t in test},
-        "final": final,
-        "median_step_time_s": step_s,
-        "steps": {"time_s": [step_s] * 10},
-        "metrics": metrics or {},
-        "method": {},
+    autoscale = {
+        "window_steps": [],
+        "window_weights": [],
+        "final_weights": None,
+        "switch_step": switch,
+        "config": {"window": 1, "gamma": 0.5},
     }
+    return RunRecord(
+        {
+            "config": {"method": method, "seed": seed, "method_options": options, "metrics_every": 1},
+            "tasks": {t: tasks[t] for t in test},
+            "final": final,
+            "median_step_time_s": step_s,
+            "steps": {"time_s": [step_s] * 10},
+            "metrics": metrics or {},
+            "method": {} if switch is None else autoscale,
+        }
+    )
 
 
 def stl_records(a=50.0, b=2.0, seeds=(0,)):
@@ -75,15 +88,14 @@ def test_autoscale_options_leave_defaults_out_so_shared_runs_share_a_hash():
     with pytest.raises(ValueError, match="unknown AutoScale option"):
         autoscale_options("multimnist", "cpu", tau=3)
     default = main_configs("multimnist", "cpu", methods=["autoscale"])["autoscale"][0]
-    for name in ("explore", "cost", "predictor", "alpha"):
+    # The paper's defaults (Sec. 4): IMTL-G exploration, Equal |g| cost, L.E. predictor, α = 0.2.
+    paper = {"explore": ("imtlg", "IMTL-G"), "cost": ("equal_grad", "Equal |g|"), "predictor": ("linear", "L.E.")}
+    paper["alpha"] = (0.2, "0.2")
+    for name, (value, label) in paper.items():
+        assert ABLATIONS[name].default == value and ABLATIONS[name].label(value) == label
         rows = ablation_configs("multimnist", "cpu", name)
-        default_label = ABLATIONS[name].labels[
-            ABLATIONS[name].values.index(
-                {"explore": "imtlg", "cost": "equal_grad", "predictor": "linear", "alpha": 0.2}[name]
-            )
-        ]
-        assert config_hash(rows[default_label][0]) == config_hash(default)
-    alpha_one = ablation_configs("multimnist", "cpu", "alpha")["1.0"][0]
+        assert config_hash(rows[value][0]) == config_hash(default)
+    alpha_one = ablation_configs("multimnist", "cpu", "alpha")[1.0][0]
     assert alpha_one.method == "imtlg" and alpha_one.method_options == {}
 
 
@@ -114,14 +126,21 @@ def test_main_table_form():
         ],
     }
     table = main_table(groups, stl)
-    assert list(table.index) == ["Single-task", "Unitary LS", "IMTL-G"]
-    assert table.loc["Single-task", "Δm"] == 0 and math.isnan(table.loc["Single-task", "MR"])
-    assert table.loc["Unitary LS", "Δm"] == pytest.approx(0.0)  # +10% and -10% on task a
-    assert table.loc["IMTL-G", "step time ×LS"] == pytest.approx(1.8)
-    assert table.loc["Unitary LS", "a std"] == pytest.approx(5.0)
-    assert table.loc["IMTL-G", "train time (s)"] == pytest.approx(0.18)
+    assert list(table.index) == ["stl", "unitary", "imtlg"]
+    assert table.loc["stl", "Δm"] == 0 and math.isnan(table.loc["stl", "MR"])
+    assert table.loc["unitary", "Δm"] == pytest.approx(0.0)  # +10% and -10% on task a
+    assert table.loc["imtlg", "step time ×LS"] == pytest.approx(1.8)
+    assert table.loc["unitary", "a std"] == pytest.approx(5.0)
+    assert table.loc["imtlg", "train time (s)"] == pytest.approx(0.18)
     # MR over the multi-task rows only: a: unitary mean 50 = imtlg 50 (tie); b: both 2.0 -> tie
-    assert table.loc["Unitary LS", "MR"] == table.loc["IMTL-G", "MR"] == 1.5
+    assert table.loc["unitary", "MR"] == table.loc["imtlg", "MR"] == 1.5
+    # Display only: the paper's names, 'mean ± std' over the two seeds.
+    view = display_table(table, ["a", "b"])
+    assert list(view.index) == ["Single-task", "Unitary LS", "IMTL-G"]
+    assert view.loc["Unitary LS", "a"] == "50.00 ± 5.00" and view.loc["IMTL-G", "Δm"] == "0.00 ± 25.00"
+    # Δm_pos counts only losses: unitary loses 10% on a in one seed of two (mean 5).
+    assert view.loc["Unitary LS", "Δm_pos"] == "5.00" and view.loc["Unitary LS", "MR"] == "1.50"
+    assert view.loc["Single-task", "MR"] == "–" and view.loc["IMTL-G", "step time ×LS"] == "1.80"
 
 
 def test_merge_single_task_and_mean_rank_across():
@@ -143,8 +162,7 @@ def test_signature_table_counts_weight_sets_beaten_in_the_claimed_direction():
             "rls_std": [gms] * 10,
         }
 
-    autoscale = record("autoscale", metrics=metrics(0.6, 100.0))
-    autoscale["method"] = {"switch_step": 5}
+    autoscale = record("autoscale", metrics=metrics(0.6, 100.0), switch=5)
     ls = [
         record(weights=[w, 2 - w], metrics=metrics(g, c))
         for w, g, c in ((0.5, 0.2, 10.0), (1.0, 0.5, 1000.0), (1.5, 0.8, 1e4))
@@ -155,29 +173,26 @@ def test_signature_table_counts_weight_sets_beaten_in_the_claimed_direction():
     assert share["condition number (log10)"] == pytest.approx(2 / 3)  # lower than 1e3 and 1e4
     assert share["std of relative loss scale"] == pytest.approx(1 / 3)  # only 0.8 is higher
     assert table.loc["condition number (log10)", "AutoScale"] == pytest.approx(2.0)
-    assert phase_average(autoscale, "gms", 0, 5) == 0.0
-    switched_off = record("autoscale", metrics=metrics(float("nan"), float("inf")))
-    switched_off["method"] = {"switch_step": 5}
+    assert run_average(autoscale, "gms", 0, 5) == 0.0
+    assert run_average(autoscale, "gms") == pytest.approx(0.3)  # the whole run: five 0s, five 0.6s
+    switched_off = record("autoscale", metrics=metrics(float("nan"), float("inf")), switch=5)
     undefined = signature_table([switched_off], ls)["share of LS weight sets AutoScale beats"]
     assert math.isnan(undefined["gradient magnitude similarity"]) and math.isnan(undefined["condition number (log10)"])
 
 
 def test_predictor_curves_match_the_method():
-    method = {
-        "window_steps": [10.0, 30.0, 50.0],
-        "window_weights": [[1.2, 0.8], [1.1, 0.9], [1.0, 1.0]],
-        "switch_step": 60,
-        "config": {"gamma": 0.5},
-    }
-    curves = predictor_curves(method, total_steps=300)
-    ww = np.array(method["window_weights"])
+    steps = np.array([10.0, 30.0, 50.0])
+    ww = np.array([[1.2, 0.8], [1.1, 0.9], [1.0, 1.0]])
+    trace = AutoScaleTrace(steps, ww, final_weights=None, switch_step=60, window=20, gamma=0.5)
+    curves = predictor_curves(trace, total_steps=300)
     assert np.allclose(curves["avg"][1], ww.mean(axis=0))
     assert np.allclose(curves["last"][1], ww[-1])
-    line_at_150 = predict("linear", method["window_steps"], ww, 150.0).numpy()
-    assert np.allclose(curves["linear"][1][0], line_at_150)
+    # The windows fall by 0.1 per 20 steps on task 1: the line reaches 1.2 - 0.1 * (150 - 10) / 20 = 0.5
+    # at γT = 150, and task 2 mirrors it (1.5); the weights already sum to K = 2.
+    assert np.allclose(curves["linear"][1][0], [0.5, 1.5])
     follow = curves["linear_follow"]
-    assert np.allclose(follow[1][-1], line_at_150)  # held from γT on
-    assert np.allclose(follow[1][0], predict("linear", method["window_steps"], ww, 60.0).numpy())
+    assert np.allclose(follow[1][-1], [0.5, 1.5])  # held from γT on
+    assert np.allclose(follow[1][0], [0.95, 1.05])  # the line at the switch, step 60
 
 
 def test_noise_rule_and_combination():
@@ -193,29 +208,45 @@ def test_noise_rule_and_combination():
 
 def test_default_is_best_uses_the_noise_yardstick():
     stl = stl_records()
-    labels = ABLATIONS["cost"].labels  # default "Equal |g|"
+    values = ABLATIONS["cost"].values  # condition, equal_loss, equal_grad (the default)
     rows = {
-        label: [record("autoscale", test={"a": a, "b": 2.0})]
-        for label, a in zip(labels, (52.0, 50.0, 51.0), strict=True)
+        value: [record("autoscale", test={"a": a, "b": 2.0})]
+        for value, a in zip(values, (52.0, 50.0, 51.0), strict=True)
     }
     ablation = {"bench": AblationResults("cost", "bench", rows, stl)}
     # Δm: Low cond. -2, Equal |l| 0, Equal |g| -1: the default is 1 behind the best
-    _, verdict = default_is_best(ablation, {"bench": 0.2})
-    assert verdict == NOT
+    evidence, verdict = default_is_best(ablation, {"bench": 0.2})
+    assert verdict == NOT and evidence == "bench: best Low cond., Equal |g| +1.00 Δm behind (beyond noise)"
     _, verdict = default_is_best(ablation, {"bench": 1.0})
     assert verdict == INCONCLUSIVE
     _, verdict = default_is_best(ablation, {})
     assert verdict == INCONCLUSIVE
     # Default best by 1 Δm over the runner-up: "the best" only where that margin is resolved.
     rows = {
-        label: [record("autoscale", test={"a": a, "b": 2.0})]
-        for label, a in zip(labels, (51.0, 50.0, 52.0), strict=True)
+        value: [record("autoscale", test={"a": a, "b": 2.0})]
+        for value, a in zip(values, (51.0, 50.0, 52.0), strict=True)
     }
     ablation = {"bench": AblationResults("cost", "bench", rows, stl)}
     evidence, verdict = default_is_best(ablation, {"bench": 0.2})
     assert verdict == REPLICATED and "runner-up Low cond." in evidence
     _, verdict = default_is_best(ablation, {"bench": 1.0})
     assert verdict == INCONCLUSIVE
+
+
+def test_alpha_rows_are_keyed_by_alpha_and_judged_against_the_default():
+    stl = stl_records()
+    # Δm from task a (baseline 50): α = 0.2 best (-2), α = 0.3 second (-1), the others 0; training time
+    # (ten steps of step_s) grows with α.
+    a = {0.05: 50.0, 0.1: 50.0, 0.2: 51.0, 0.3: 50.5, 0.5: 50.0, 1.0: 50.0}
+    step_s = {0.05: 0.008, 0.1: 0.009, 0.2: 0.01, 0.3: 0.011, 0.5: 0.015, 1.0: 0.02}
+    rows = {v: [record("autoscale", test={"a": a[v], "b": 2.0}, step_s=step_s[v])] for v in ABLATIONS["alpha"].values}
+    ablation = {"bench": AblationResults("alpha", "bench", rows, stl)}
+    evidence, verdict = alpha_verdict(ablation, {"bench": 0.2})
+    assert verdict == REPLICATED
+    assert evidence == "bench: best 0.2; bench: time ×(α=0.2) at α=0.5 1.50, α=1 2.00"
+    # Cheaper longer explorations: the claim's cost half fails, its quality half holds.
+    rows[1.0] = [record("autoscale", test={"a": 50.0, "b": 2.0}, step_s=0.005)]
+    assert alpha_verdict(ablation, {"bench": 0.2})[1] == PARTLY
 
 
 def test_every_cited_claim_has_a_rule():

@@ -9,6 +9,8 @@ import pytest
 
 from autoscale.book.study import (
     STUDY_METRICS,
+    Sweep,
+    by_weight_set,
     correlation_table,
     loss_descending_trajectory,
     pick_examples,
@@ -17,6 +19,7 @@ from autoscale.book.study import (
     sweep_table,
     verdict,
 )
+from autoscale.experiments.run_record import RunRecord
 
 
 def fake_record(weights, acc_left, acc_right, gms=0.5, cond=10.0, seed=0, steps=8):
@@ -29,18 +32,21 @@ def fake_record(weights, acc_left, acc_right, gms=0.5, cond=10.0, seed=0, steps=
         "itr_std": [0.0, 0.2],
         "rls_std": [0.3, 0.3],
     }
-    return {
-        "config": {"method_options": {"weights": list(weights)}, "metrics_every": 1, "seed": seed},
-        "tasks": {t: {"primary": "acc", "higher_is_better": {"acc": True}} for t in ("left", "right")},
-        "final": {"test": {"left": {"acc": acc_left}, "right": {"acc": acc_right}}},
-        "steps": {"loss": losses, "weights": [list(weights)] * steps},
-        "metrics": logged,
-    }
+    return RunRecord(
+        {
+            "config": {"method_options": {"weights": list(weights)}, "metrics_every": 1, "seed": seed},
+            "tasks": {t: {"primary": "acc", "higher_is_better": {"acc": True}} for t in ("left", "right")},
+            "final": {"test": {"left": {"acc": acc_left}, "right": {"acc": acc_right}}},
+            "steps": {"loss": losses, "weights": [list(weights)] * steps, "time_s": [0.01] * steps},
+            "metrics": logged,
+            "median_step_time_s": 0.01,
+        }
+    )
 
 
 def test_loss_descending_rate_on_halving_losses():
     # Weighted losses 8, 8, 4, 4, 2, 2 with window 2 → window means 8, 4, 2 → rate 0.5 twice.
-    record = {"steps": {"loss": [[8.0], [8.0], [4.0], [4.0], [2.0], [2.0]], "weights": [[1.0]] * 6}}
+    record = RunRecord({"steps": {"loss": [[8.0], [8.0], [4.0], [4.0], [2.0], [2.0]], "weights": [[1.0]] * 6}})
     rate, steps = loss_descending_trajectory(record, window=2)
     np.testing.assert_allclose(rate, [0.5, 0.5])
     np.testing.assert_array_equal(steps, [4, 6])
@@ -50,7 +56,9 @@ def test_run_average_uses_log10_for_condition_number():
     record = fake_record([1, 1], 90, 90, cond=10.0)
     assert run_average(record, "cond") == pytest.approx((1 + 3) / 2)  # log10 of 10 and 1000
     assert run_average(record, "gms") == pytest.approx(0.5)
-    record["metrics"]["gms"] = [float("nan"), 0.7]
+    assert run_average(record, "cond", first_step=4) == pytest.approx(3.0)  # only step 4: log10(1000)
+    assert math.isnan(run_average(record, "cond", first_step=0, last_step=0))  # no step in [0, 0)
+    record.data["metrics"]["gms"] = [float("nan"), 0.7]
     assert run_average(record, "gms") == pytest.approx(0.7)
 
 
@@ -66,6 +74,33 @@ def test_sweep_table_averages_seeds():
     assert table.loc["(0.50, 1.50)", "Δm"] == pytest.approx(15.0)  # both seeds lose 15% on average
     assert table.loc["(1.00, 1.00)", "Δm"] == pytest.approx(5.0)
     assert set(m.key for m in STUDY_METRICS) <= set(table.columns)
+
+
+def single_task(task, acc):
+    return RunRecord(
+        {
+            "config": {"seed": 0},
+            "tasks": {task: {"primary": "acc", "higher_is_better": {"acc": True}}},
+            "final": {"test": {task: {"acc": acc}}},
+        }
+    )
+
+
+def test_weight_sets_group_seeds_in_first_seen_order():
+    records = [
+        fake_record([0.5, 1.5], 90, 80, seed=0),
+        fake_record([1, 1], 95, 95),
+        fake_record([0.5, 1.5], 80, 90, seed=1),
+    ]
+    groups = by_weight_set(records)
+    assert list(groups) == ["(0.50, 1.50)", "(1.00, 1.00)"]
+    assert [r.seed for r in groups["(0.50, 1.50)"]] == [0, 1]
+    sweep = Sweep(plan=None, ls=records, stl=[single_task("left", 100.0), single_task("right", 100.0)])
+    assert sweep.baseline() == {"left": 100.0, "right": 100.0}
+    table = sweep.weight_set_table()
+    assert list(table.index) == ["w = (0.50, 1.50)", "w = (1.00, 1.00)"]
+    assert table.loc["w = (0.50, 1.50)", "left"] == pytest.approx(85.0)  # mean of 90 and 80 over the seeds
+    assert table.loc["w = (1.00, 1.00)", "Δm"] == pytest.approx(5.0)
 
 
 def test_spearman_bootstrap_monotone_and_independent():

@@ -57,7 +57,7 @@ import autoscale
 from autoscale.experiments.profiles import profile_config
 from autoscale.gramian import compute_gramian, naive_gramian
 from autoscale.methods import Weighting, available_methods
-from autoscale.methods.autoscale import DEFAULTS as AUTOSCALE_DEFAULTS
+from autoscale.methods.autoscale import DEFAULTS
 from autoscale.training.config import RunConfig
 from autoscale.training.datasets.scene_datasets import SCENE_SIZES
 from autoscale.training.device import describe_device, git_commit, sync
@@ -352,7 +352,7 @@ def bench_runs(benchmark: str, device: torch.device, settings: Settings, cheap: 
     return {
         "benchmark": benchmark,
         "steps": settings.run_steps,
-        "alpha": AUTOSCALE_DEFAULTS["alpha"],
+        "alpha": DEFAULTS["alpha"],
         "cheap_gramian": cheap,
         "total_s": total,
         "run_exact": total["exact"] / total["unitary"],

@@ -51,51 +51,36 @@ def step_metrics(
     gramian: Tensor,
     losses: Tensor,
     l0: Tensor,
-    task_names: Sequence[str],
     w: Tensor | Sequence[float] | None = None,
 ) -> dict[str, float]:
-    """Every single-step metric of the paper's Appendix C for one snapshot, by readable name.
+    """Every single-step metric of the paper's Appendix C for one snapshot, under LS weights w
+    (equal weights if None), with :func:`autoscale.metrics.summarize_step`'s keys.
 
-    Metrics of LS with weights w (equal weights if None) use the weighted gradients w_i g_i and
-    losses w_i l_i: GMS, magnitude ratio, relative gradient magnitude, condition number ("cond")
-    and relative loss scale. Pairwise cosines and the inverse training rate l_i / l_i(0) do not
-    involve w; cosines to the mean gradient and to the update Σ_j w_j g_j and the projected
-    magnitude (G w)_i / |g_i| are of the raw gradients. The raw condition number of [g_1 ... g_K]
-    is listed as "cond (raw)". Pairs are (i, j) with i < j.
+    All of :func:`~autoscale.metrics.summarize_step` (``gms``, ``cos``, ``cond``, ``cond_raw``, the
+    spreads ``itr_std``, ``rls_std``, ``rgm_std`` and per task i ``weight_i``, ``loss_i``,
+    ``grad_norm_i``, ``itr_i``, ``cos_update_i``), and the metrics it logs only as a spread or not
+    at all: ``magnitude_ratio`` min/max of the weighted gradient norms (mean over pairs i < j, as
+    ``gms``), and per task ``rgm_i`` relative gradient magnitude of w_i g_i, ``relative_itr_i``
+    relative inverse training rate, ``rls_i`` relative loss scale of w_i l_i, ``cos_mean_i`` cosine
+    to the mean gradient and ``projected_magnitude_i`` (G w)_i / |g_i| (raw gradients).
     """
     g = torch.as_tensor(gramian, dtype=torch.float64)
     num_tasks = g.shape[-1]
-    if len(task_names) != num_tasks:
-        raise ValueError(f"{len(task_names)} task names for a {num_tasks} x {num_tasks} Gramian")
     w = torch.ones(num_tasks, dtype=g.dtype) if w is None else torch.as_tensor(w, dtype=g.dtype)
     loss = torch.as_tensor(losses, dtype=g.dtype)
     gw = metrics.weighted_gramian(g, w)
-    itr = metrics.inverse_training_rate(loss, torch.as_tensor(l0, dtype=g.dtype))
-    pairwise = {
-        "GMS": metrics.magnitude_similarity(gw),
-        "magnitude ratio": metrics.magnitude_ratio(gw),
-        "cos": metrics.cosine_similarity(g),
-    }
+    pairs = torch.triu_indices(num_tasks, num_tasks, offset=1)
+    out = metrics.summarize_step(g, loss, l0, w)
+    out["magnitude_ratio"] = metrics.magnitude_ratio(gw)[pairs[0], pairs[1]].mean().item()
     per_task = {
-        "|g|": g.diagonal().clamp_min(0).sqrt(),
-        "relative gradient magnitude": metrics.relative_gradient_magnitude(gw),
-        "cos to mean": metrics.cosine_to_mean(g),
-        "cos to update": metrics.cosine_to_update(g, w),
-        "projected magnitude": metrics.projected_magnitude(g, w),
-        "inverse training rate": itr,
-        "relative ITR": metrics.relative(itr),
-        "relative loss scale": metrics.relative_loss_scale(w * loss),
+        "rgm": metrics.relative_gradient_magnitude(gw),
+        "relative_itr": metrics.relative(torch.tensor([out[f"itr_{i}"] for i in range(num_tasks)], dtype=g.dtype)),
+        "rls": metrics.relative_loss_scale(w * loss),
+        "cos_mean": metrics.cosine_to_mean(g),
+        "projected_magnitude": metrics.projected_magnitude(g, w),
     }
-    out: dict[str, float] = {}
-    for name, matrix in pairwise.items():
-        for i in range(num_tasks):
-            for j in range(i + 1, num_tasks):
-                out[f"{name} ({task_names[i]}, {task_names[j]})"] = matrix[i, j].item()
-    out["cond"] = metrics.condition_number(g, w).item()
-    out["cond (raw)"] = metrics.condition_number(g).item()
     for name, values in per_task.items():
-        for i, task in enumerate(task_names):
-            out[f"{name} ({task})"] = values[i].item()
+        out.update({f"{name}_{i}": v for i, v in enumerate(values.tolist())})
     return out
 
 

@@ -5,40 +5,43 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from autoscale.experiments import records as record_files
+from autoscale.experiments.run_record import RunRecord
+
+Record = RunRecord | dict[str, Any]
 
 
-def provenance(records: Iterable[dict]) -> dict[str, str]:
-    """Profile, device, seeds, commit and staleness of a set of run records, for the page's
-    provenance line: ``stale`` says how many were trained by other code than the current
-    (:func:`autoscale.experiments.records.is_stale`) and at which commits."""
-    records = list(records)
-    if not records:
+def provenance(records: Iterable[Record]) -> dict[str, str]:
+    """Profile, device, seeds, commit and staleness of a set of run records (views or the store's
+    dicts), for the page's provenance line: ``stale`` says how many were trained by other code
+    than the current (:attr:`RunRecord.is_stale`) and at which commits."""
+    runs = [RunRecord.of(r) for r in records]
+    if not runs:
         return {"profile": "-", "device": "-", "seeds": "-", "commit": "-", "runs": "0", "stale": "-"}
 
     def distinct(values: Iterable[Any]) -> str:
         return ", ".join(str(v) for v in sorted(set(values), key=str))
 
-    stale = [r for r in records if record_files.is_stale(r)]
+    stale = [r for r in runs if r.is_stale]
     return {
-        "profile": distinct(r["config"]["profile"] for r in records),
-        "device": distinct(r["device"] for r in records),
-        "seeds": distinct(r["config"]["seed"] for r in records),
-        "commit": distinct(r["git_commit"] for r in records),
-        "runs": str(len(records)),
+        "profile": distinct(r.profile for r in runs),
+        "device": distinct(r.device for r in runs),
+        "seeds": distinct(r.seed for r in runs),
+        "commit": distinct(r.git_commit for r in runs),
+        "runs": str(len(runs)),
         "stale": (
-            f"{len(stale)} of {len(records)} stale (trained by other code, at commit "
-            f"{distinct(r['git_commit'] for r in stale)})"
+            f"{len(stale)} of {len(runs)} stale (trained by other code, at commit "
+            f"{distinct(r.git_commit for r in stale)})"
             if stale
             else "none stale"
         ),
     }
 
 
-def provenance_line(records: Iterable[dict], what: str = "runs") -> str:
+def provenance_line(records: Iterable[Record], what: str = "runs") -> str:
     """The page's provenance line (Markdown): profile, device, seeds, commit, runs, staleness.
     A run read by several of the page's tables counts once."""
-    unique = list({r.get("config_hash") or id(r): r for r in records}.values())  # one per run
+    runs = [RunRecord.of(r) for r in records]
+    unique = list({r.config_hash or id(r.data): r for r in runs}.values())  # one per run
     p = provenance(unique)
     return (
         f"*Provenance: profile {p['profile']}; device {p['device']}; seeds {p['seeds']}; commit {p['commit']}; "

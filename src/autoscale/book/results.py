@@ -6,16 +6,16 @@ tables built from their records.
   split, reported on test) and AutoScale with its defaults.
 - Ablations (Table 3-5, Fig. 6): AutoScale with one option changed at a time (``ABLATIONS``).
 
-AutoScale's window τ per profile (``AUTOSCALE_WINDOW``): 50 at ``full`` as in the paper. The ``cpu``
-runs are 10-40x shorter (790 steps on MultiMNIST, 304 on the scenes), so τ = 50 would leave one to
-three windows in the exploration phase (α T = 158 or 60 steps) and the predictors would have
-nothing to extrapolate; τ shrinks there so that the exploration has six windows at α = 0.2, and
-stays fixed across the α ablation, as in the paper.
+Tables are keyed by method id (``"unitary"``, ``"searched"``, ``"autoscale"``, the single-task row
+``"stl"``) and ablation rows by the option's value (``0.2``, ``"linear"``); the paper's names
+(:data:`METHOD_LABELS`, :meth:`autoscale.experiments.plans.Ablation.label`) are put on the rows
+only for display (:func:`display_table`). AutoScale's window τ per profile is
+:data:`autoscale.experiments.plans.AUTOSCALE_WINDOW`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -23,18 +23,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autoscale.book.study import CLAIM_TEXT, STUDY_METRICS, weight_label
-from autoscale.evaluate import delta_m, directions, primary_metrics, results_table, single_task_baseline
+from autoscale.book.study import CLAIM_TEXT, STUDY_METRICS, Sweep, by_weight_set, run_average
+from autoscale.evaluate import delta_m, directions, results_table, single_task_baseline
 from autoscale.experiments.plans import (
     ABLATION_BENCHMARKS,
     ABLATIONS,
-    AUTOSCALE_DEFAULTS,
     MAIN_METHODS,
-    SweepPlan,
+    Ablation,
     ablation_groups,
     ls_sweep_plan,
     main_groups,
 )
+from autoscale.experiments.run_record import RunRecord, run_records
 from autoscale.experiments.runs import sweep_groups
 from autoscale.experiments.store import RunStore
 
@@ -54,71 +54,72 @@ METHOD_LABELS = {
 }
 
 
-def merge_single_task(stl_records: Sequence[dict], split: str = "test") -> list[dict[str, float]]:
+def method_label(method: str) -> str:
+    """The paper's name of a method id (:data:`METHOD_LABELS`); other row keys as they are."""
+    return METHOD_LABELS.get(method, method)
+
+
+def merge_single_task(stl_records: Sequence[RunRecord], split: str = "test") -> list[dict[str, float]]:
     """Per seed, every task's primary metric from its single-task run (one dict per seed)."""
     by_seed: dict[int, dict[str, float]] = {}
     for record in stl_records:
-        by_seed.setdefault(record["config"]["seed"], {}).update(primary_metrics(record, split))
+        by_seed.setdefault(record.seed, {}).update(record.metrics(split))
     return [by_seed[s] for s in sorted(by_seed)]
 
 
 def choose_searched_weights(
-    ls_records: Sequence[dict], stl_records: Sequence[dict]
+    ls_records: Sequence[RunRecord], stl_records: Sequence[RunRecord]
 ) -> tuple[list[float], pd.DataFrame]:
     """The LS weight set with the lowest mean validation Δm (against the single-task models'
     validation metrics), and the selection table (validation and test Δm of every weight set).
 
     The choice never looks at the test split; the test column is shown to judge the choice.
     """
-    higher = directions(ls_records)
-    baselines = {split: single_task_baseline(stl_records, split) for split in ("val", "test")}
-    rows: dict[str, dict[str, Any]] = {}
-    for record in ls_records:
-        weights = record["config"]["method_options"]["weights"]
-        row = rows.setdefault(weight_label(weights), {"weights": tuple(weights), "val": [], "test": []})
-        for split in ("val", "test"):
-            row[split].append(delta_m(primary_metrics(record, split), baselines[split], higher))
-    table = pd.DataFrame(
-        [
+    higher = directions(r.data for r in ls_records)
+    baselines = {split: single_task_baseline((r.data for r in stl_records), split) for split in ("val", "test")}
+    rows = []
+    for label, runs in by_weight_set(ls_records).items():
+        dms = {split: [delta_m(r.metrics(split), baselines[split], higher) for r in runs] for split in ("val", "test")}
+        rows.append(
             {
-                "weight set": k,
-                "weights": v["weights"],
-                "seeds": len(v["val"]),
-                "val Δm": np.mean(v["val"]),
-                "test Δm": np.mean(v["test"]),
+                "weight set": label,
+                "weights": runs[0].weights,
+                "seeds": len(runs),
+                "val Δm": np.mean(dms["val"]),
+                "test Δm": np.mean(dms["test"]),
             }
-            for k, v in rows.items()
-        ]
-    ).set_index("weight set")
+        )
+    table = pd.DataFrame(rows).set_index("weight set")
     table["chosen"] = table["val Δm"] == table["val Δm"].min()
     best = table.index[table["chosen"].to_numpy().argmax()]
     return list(table.loc[best, "weights"]), table.sort_values("val Δm")
 
 
-def searched_records(ls_records: Sequence[dict], weights: Sequence[float]) -> list[dict]:
+def searched_records(ls_records: Sequence[RunRecord], weights: Sequence[float]) -> list[RunRecord]:
     """The LS sweep's runs (all seeds) of one weight set."""
-    return [r for r in ls_records if list(r["config"]["method_options"]["weights"]) == list(weights)]
+    return [r for r in ls_records if list(r.weights) == list(weights)]
 
 
 def main_table(
-    groups: Mapping[str, Sequence[dict]],
-    stl_records: Sequence[dict],
-    reference: str = "unitary",
+    groups: Mapping[Any, Sequence[RunRecord]],
+    stl_records: Sequence[RunRecord],
+    reference: Any = "unitary",
     single_task_row: bool = True,
 ) -> pd.DataFrame:
-    """The paper's Table 1/2 form: one row per method (mean over seeds): each task's primary test
+    """The paper's Table 1/2 form: one row per group (mean over seeds): each task's primary test
     metric with its std, MR (among the multi-task rows), Δm_pos, Δm with its std, the median step
-    time, the step time relative to ``reference`` (unitary LS) and :func:`training_time`.
+    time, the step time relative to the row ``reference`` (unitary LS) and the training time
+    (:attr:`RunRecord.train_step_seconds`).
 
-    ``groups`` maps row labels (method names of ``METHOD_LABELS`` or free labels) to run records;
-    the single-task row is built from ``stl_records`` and is the baseline (Δm = 0 by definition).
+    Rows keep the keys of ``groups`` (method ids, or an ablation's option values); the single-task
+    row ``"stl"`` is built from ``stl_records`` and is the baseline (Δm = 0 by definition).
     """
-    baseline = single_task_baseline(stl_records)
-    table = results_table(groups, baseline)
+    baseline = single_task_baseline(r.data for r in stl_records)
+    table = results_table({key: [r.data for r in runs] for key, runs in groups.items()}, baseline)
     table["step time ×LS"] = (
         table["step time (ms)"] / table.loc[reference, "step time (ms)"] if reference in table.index else np.nan
     )
-    table["train time (s)"] = [float(np.mean([training_time(r) for r in groups[label]])) for label in table.index]
+    table["train time (s)"] = [float(np.mean([r.train_step_seconds for r in groups[key]])) for key in table.index]
     if not single_task_row:
         table.index.name = "setting"
         return table
@@ -128,18 +129,15 @@ def main_table(
         stl_row[task] = float(np.mean([s[task] for s in stl]))
         stl_row[f"{task} std"] = float(np.std([s[task] for s in stl]))
     table = pd.concat([pd.DataFrame([stl_row], index=["stl"]), table])
-    table.index = [METHOD_LABELS.get(label, label) for label in table.index]
     table.index.name = "method"
     return table
 
 
-def training_time(record: dict) -> float:
-    """Seconds spent in training steps (the sum of step times: evaluation and metric logging excluded)."""
-    return float(np.sum(record["steps"]["time_s"]))
-
-
-def display_table(table: pd.DataFrame, tasks: Sequence[str], precision: int = 2) -> pd.DataFrame:
-    """The table as a paper prints it: 'mean ± std over seeds' (std only with two seeds or more)."""
+def display_table(
+    table: pd.DataFrame, tasks: Sequence[str], precision: int = 2, label: Callable[[Any], str] = method_label
+) -> pd.DataFrame:
+    """The table as a paper prints it: 'mean ± std over seeds' (std only with two seeds or more),
+    rows named by ``label`` (the paper's method names by default)."""
     out = pd.DataFrame(index=table.index)
     several = table["seeds"].to_numpy() > 1
     for column in [*tasks, "Δm"]:
@@ -153,6 +151,7 @@ def display_table(table: pd.DataFrame, tasks: Sequence[str], precision: int = 2)
     if "step time ×LS" in table:
         out["step time ×LS"] = table["step time ×LS"].map(lambda v: "–" if not np.isfinite(v) else f"{v:.2f}")
     out["seeds"] = table["seeds"].astype(int)
+    out.index = pd.Index([label(key) for key in table.index], name=table.index.name)
     return out
 
 
@@ -169,36 +168,20 @@ def mean_rank_across(tables: Mapping[str, pd.DataFrame]) -> pd.Series:
     return pd.concat(frames, axis=1, join="inner").mean(axis=1)
 
 
-def phase_average(record: dict, key: str, first_step: int, last_step: int | None = None) -> float:
-    """Mean of a logged metric over steps [first_step, last_step) of a run (finite values; the
-    condition number in log10, as in the metric study)."""
-    steps = np.asarray(record["metrics"]["step"])
-    values = np.asarray(record["metrics"][key], dtype=float)
-    keep = (steps >= first_step) & (steps < (last_step if last_step is not None else np.inf)) & np.isfinite(values)
-    values = values[keep]
-    if key == "cond":
-        values = np.log10(values[values > 0])
-    return float(values.mean()) if len(values) else float("nan")
-
-
-def signature_table(autoscale_records: Sequence[dict], ls_records: Sequence[dict]) -> pd.DataFrame:
+def signature_table(autoscale_records: Sequence[RunRecord], ls_records: Sequence[RunRecord]) -> pd.DataFrame:
     """The paper's Fig. 8 claim in numbers: for each metric with a claimed direction for good
     weights (GMS high; condition number, spread of inverse training rate and of loss scale low),
     AutoScale's mean over its LS phase (steps from the switch on, averaged over seeds), the same
     mean for every LS weight set over the same steps, and the share of weight sets AutoScale beats
     in the claimed direction (nan where AutoScale's value is undefined)."""
-    switch = autoscale_records[0]["method"]["switch_step"]
+    switch = autoscale_records[0].autoscale.switch_step
+    weight_sets = by_weight_set(ls_records)
     rows = []
     for metric in STUDY_METRICS:
         if metric.claim == 0:
             continue
-        ours = float(np.mean([phase_average(r, metric.key, switch) for r in autoscale_records]))
-        per_set: dict[str, list[float]] = {}
-        for r in ls_records:
-            per_set.setdefault(weight_label(r["config"]["method_options"]["weights"]), []).append(
-                phase_average(r, metric.key, switch)
-            )
-        ls = np.array([np.mean(v) for v in per_set.values()])
+        ours = float(np.mean([run_average(r, metric.key, switch) for r in autoscale_records]))
+        ls = np.array([np.mean([run_average(r, metric.key, switch) for r in runs]) for runs in weight_sets.values()])
         beaten = (ls > ours) if metric.claim == +1 else (ls < ours)
         # Undefined (nan) when ŵ switches a task off: GMS and the condition number divide by its norm.
         share = float(beaten.mean()) if np.isfinite(ours) else float("nan")
@@ -217,14 +200,11 @@ def signature_table(autoscale_records: Sequence[dict], ls_records: Sequence[dict
 
 
 @dataclass
-class MainResults:
+class MainResults(Sweep):
     """Everything one benchmark's main table needs: the LS sweep (for the searched weights and the
-    single-task baseline) and the trained methods, each over seeds."""
+    single-task baseline) and the trained methods by id, each over seeds."""
 
-    plan: SweepPlan
-    ls: list[dict]
-    stl: list[dict]
-    methods: dict[str, list[dict]]
+    methods: dict[str, list[RunRecord]]
 
     @cached_property
     def selection(self) -> tuple[list[float], pd.DataFrame]:
@@ -232,8 +212,8 @@ class MainResults:
         ``groups``, ``table`` and the verdict all ask for it)."""
         return choose_searched_weights(self.ls, self.stl)
 
-    def groups(self) -> dict[str, list[dict]]:
-        """Rows in the paper's order: MTO baselines, unitary, searched weights, AutoScale."""
+    def groups(self) -> dict[str, list[RunRecord]]:
+        """Rows by method id in the paper's order: MTO baselines, unitary, searched weights, AutoScale."""
         weights, _ = self.selection
         rows = {m: self.methods[m] for m in self.methods if m != "autoscale"}
         rows["searched"] = searched_records(self.ls, weights)
@@ -242,9 +222,10 @@ class MainResults:
         return rows
 
     def table(self) -> pd.DataFrame:
+        """:func:`main_table` of :meth:`groups`."""
         return main_table(self.groups(), self.stl)
 
-    def records(self) -> list[dict]:
+    def records(self) -> list[RunRecord]:
         return [*self.ls, *self.stl, *(r for runs in self.methods.values() for r in runs)]
 
 
@@ -260,29 +241,48 @@ def run_main_results(
     plans = {b: ls_sweep_plan(b, profile, device=device) for b in benchmarks}
     records = sweep_groups(main_groups(benchmarks, profile, device, methods), store, force=force, desc="main results")
     return {
-        b: MainResults(plan, records[b, "ls"], records[b, "stl"], {m: records[b, m] for m in methods})
+        b: MainResults(
+            plan,
+            run_records(records[b, "ls"]),
+            run_records(records[b, "stl"]),
+            {m: run_records(records[b, m]) for m in methods},
+        )
         for b, plan in plans.items()
     }
 
 
 @dataclass
 class AblationResults:
-    """One ablation on one benchmark: AutoScale runs per row label, and the single-task runs."""
+    """One ablation on one benchmark: AutoScale runs per value of the option, and the single-task runs."""
 
     name: str
     benchmark: str
-    rows: dict[str, list[dict]]
-    stl: list[dict]
+    rows: dict[Any, list[RunRecord]]
+    stl: list[RunRecord]
 
     @property
-    def default_label(self) -> str:
-        ablation = ABLATIONS[self.name]
-        return ablation.labels[ablation.values.index(AUTOSCALE_DEFAULTS[ablation.option])]
+    def ablation(self) -> Ablation:
+        return ABLATIONS[self.name]
+
+    @property
+    def default(self) -> Any:
+        """The row of AutoScale's default value of the option."""
+        return self.ablation.default
 
     def table(self) -> pd.DataFrame:
-        return main_table(self.rows, self.stl, reference=self.default_label, single_task_row=False)
+        """:func:`main_table` of the rows (keyed by value), step time relative to the default row."""
+        return main_table(self.rows, self.stl, reference=self.default, single_task_row=False)
 
-    def records(self) -> list[dict]:
+    def display(self) -> pd.DataFrame:
+        """:func:`display_table` with the paper's row names and the training time relative to the
+        default row ("time ×default") in place of the step time relative to it."""
+        table = self.table()
+        tasks = [t for r in self.stl for t in r.task_names]
+        view = display_table(table, tasks, label=self.ablation.label)
+        view["time ×default"] = (table["train time (s)"] / table.loc[self.default, "train time (s)"]).to_numpy()
+        return view.drop(columns=["step time ×LS"])
+
+    def records(self) -> list[RunRecord]:
         return [*self.stl, *(r for runs in self.rows.values() for r in runs)]
 
 
@@ -295,6 +295,6 @@ def run_ablations(
     out: dict[str, dict[str, AblationResults]] = {}
     for name, benchmarks in ABLATION_BENCHMARKS[profile].items():
         for b in (b for b in benchmarks if b in available):
-            rows = {label: records[b, name, label] for label in ABLATIONS[name].labels}
-            out.setdefault(name, {})[b] = AblationResults(name, b, rows, records[b, "stl"])
+            rows = {value: run_records(records[b, name, value]) for value in ABLATIONS[name].values}
+            out.setdefault(name, {})[b] = AblationResults(name, b, rows, run_records(records[b, "stl"]))
     return out

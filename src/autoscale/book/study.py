@@ -4,15 +4,15 @@ in MTO metrics during training?
 For every linear-scalarization run the trainer logs :func:`autoscale.metrics.summarize_step`
 every ``metrics_every`` steps. Here those trajectories are averaged over the run, per weight set
 (and over seeds), and related to the weight set's Δm by Spearman's rank correlation with a
-bootstrap interval over weight sets. The paper's claims (Sec. 3.2; DESIGN.md §1 item 1): good
-weights (low Δm) have high gradient magnitude similarity, a low condition number, and a small
-spread of relative loss scale and of inverse training rate; cosine similarity does not depend on
-the weights, and the loss descending rate is uninformative.
+bootstrap interval over weight sets. The paper's claims (Sec. 3.2, Figs. 2-3): good weights (low
+Δm) have high gradient magnitude similarity, a low condition number, and a small spread of
+relative loss scale and of inverse training rate; cosine similarity does not depend on the
+weights, and the loss descending rate is uninformative.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +20,11 @@ import pandas as pd
 import torch
 from scipy.stats import spearmanr
 
-from autoscale.evaluate import delta_m, directions, primary_metrics
+from autoscale.evaluate import delta_m, directions, results_table, single_task_baseline
+from autoscale.experiments.plans import SweepPlan, stored_sweep_plan
+from autoscale.experiments.run_record import RunRecord, run_records
+from autoscale.experiments.runs import run_sweep_plan
+from autoscale.experiments.store import RunStore
 from autoscale.metrics import loss_descending_rate, windowed_mean
 
 
@@ -45,11 +49,11 @@ STUDY_METRICS = (
 CLAIM_TEXT = {-1: "higher is better", +1: "lower is better", 0: "no relation"}
 
 
-def loss_descending_trajectory(record: dict, window: int) -> tuple[np.ndarray, np.ndarray]:
+def loss_descending_trajectory(record: RunRecord, window: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean over tasks of the loss descending rate between consecutive windows of ``window``
     steps of the (weighted) training losses w_i L_i, and each window's end step."""
-    losses = torch.tensor(record["steps"]["loss"], dtype=torch.float64)
-    weights = torch.tensor(record["steps"]["weights"], dtype=torch.float64)
+    losses = torch.as_tensor(record.step_losses, dtype=torch.float64)
+    weights = torch.as_tensor(record.step_weights, dtype=torch.float64)
     means = windowed_mean(losses * weights, window)
     if len(means) < 2:
         return np.zeros(0), np.zeros(0)
@@ -58,26 +62,24 @@ def loss_descending_trajectory(record: dict, window: int) -> tuple[np.ndarray, n
     return rate, steps
 
 
-def trajectory(record: dict, key: str, window: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def study_trajectory(record: RunRecord, key: str, window: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(steps, values) of one study metric over a run; ``ldr`` comes from the step losses."""
     if key == "ldr":
         # Eight windows per run: enough rates for a trajectory, enough steps per window to average out
         # minibatch noise in the losses.
-        window = window or max(len(record["steps"]["loss"]) // 8, 1)
+        window = window or max(len(record.step_losses) // 8, 1)
         values, steps = loss_descending_trajectory(record, window)
         return steps, values
-    logged = record["metrics"]
-    if key not in logged:
-        every = record["config"]["metrics_every"]
-        raise KeyError(f"metric {key!r} was not logged in this run (metrics_every = {every})")
-    return np.asarray(logged["step"]), np.asarray(logged[key], dtype=float)
+    return record.metric_steps, record.trajectory(key)
 
 
-def run_average(record: dict, key: str) -> float:
-    """The run-averaged value of a study metric (finite values only; the condition number is
-    averaged in log10 because it spans orders of magnitude)."""
-    _, values = trajectory(record, key)
-    values = values[np.isfinite(values)]
+def run_average(record: RunRecord, key: str, first_step: int = 0, last_step: int | None = None) -> float:
+    """Mean of a study metric over the steps [first_step, last_step) of a run (the whole run by
+    default): finite values only, the condition number in log10 because it spans orders of
+    magnitude (the paper's Fig. 3 relates these run averages to Δm)."""
+    steps, values = study_trajectory(record, key)
+    end = np.inf if last_step is None else last_step
+    values = values[(steps >= first_step) & (steps < end) & np.isfinite(values)]
     if key == "cond":
         values = np.log10(values[values > 0])
     return float(values.mean()) if len(values) else float("nan")
@@ -87,20 +89,27 @@ def weight_label(weights: Sequence[float]) -> str:
     return "(" + ", ".join(f"{w:.2f}" for w in weights) + ")"
 
 
-def sweep_table(ls_records: Sequence[dict], baseline: Mapping[str, float], split: str = "test") -> pd.DataFrame:
+def by_weight_set(ls_records: Iterable[RunRecord]) -> dict[str, list[RunRecord]]:
+    """Linear-scalarization runs grouped by weight set (its seeds together), keyed by
+    :func:`weight_label`, in the order the weight sets first appear."""
+    groups: dict[str, list[RunRecord]] = {}
+    for record in ls_records:
+        groups.setdefault(weight_label(record.weights), []).append(record)
+    return groups
+
+
+def sweep_table(ls_records: Sequence[RunRecord], baseline: Mapping[str, float], split: str = "test") -> pd.DataFrame:
     """One row per weight set: Δm on ``split`` and the run-averaged study metrics, averaged over
     seeds (the column ``seeds`` counts them)."""
-    higher = directions(ls_records)
-    rows: dict[str, list[dict]] = {}
-    for record in ls_records:
-        weights = record["config"]["method_options"]["weights"]
-        row = {"weights": tuple(weights), "Δm": delta_m(primary_metrics(record, split), baseline, higher)}
-        row.update({m.key: run_average(record, m.key) for m in STUDY_METRICS})
-        rows.setdefault(weight_label(weights), []).append(row)
+    higher = directions(r.data for r in ls_records)
     out = []
-    for label, seeds in rows.items():
-        mean = {k: float(np.mean([r[k] for r in seeds])) for k in seeds[0] if k != "weights"}
-        out.append({"weight set": label, "weights": seeds[0]["weights"], "seeds": len(seeds), **mean})
+    for label, runs in by_weight_set(ls_records).items():
+        per_seed = [
+            {"Δm": delta_m(r.metrics(split), baseline, higher), **{m.key: run_average(r, m.key) for m in STUDY_METRICS}}
+            for r in runs
+        ]
+        mean = {k: float(np.mean([row[k] for row in per_seed])) for k in per_seed[0]}
+        out.append({"weight set": label, "weights": runs[0].weights, "seeds": len(runs), **mean})
     return pd.DataFrame(out).set_index("weight set")
 
 
@@ -174,3 +183,43 @@ def pick_examples(table: pd.DataFrame, n_good: int = 3, n_bad: int = 3) -> dict[
         return {"good": order[:third], "moderate": order[third:-third] or order[:0], "bad": order[-third:]}
     middle = order[len(order) // 2]
     return {"good": order[:n_good], "moderate": [middle], "bad": order[-n_bad:]}
+
+
+@dataclass
+class Sweep:
+    """One benchmark's linear-scalarization sweep: the runs of every weight set and the single-task
+    runs (the baseline of Δm), each over the plan's seeds."""
+
+    plan: SweepPlan
+    ls: list[RunRecord]
+    stl: list[RunRecord]
+
+    def baseline(self, split: str = "test") -> dict[str, float]:
+        """B_k: each task's primary metric of its single-task runs, mean over seeds."""
+        return single_task_baseline((r.data for r in self.stl), split)
+
+    def study_table(self) -> pd.DataFrame:
+        """:func:`sweep_table` against the single-task baseline."""
+        return sweep_table(self.ls, self.baseline())
+
+    def weight_set_table(self) -> pd.DataFrame:
+        """:func:`autoscale.evaluate.results_table` with one row per weight set, labelled
+        ``w = (w_1, ..., w_K)``: each task's primary test metric (mean, std over seeds), Δm, Δm_pos,
+        MR among the weight sets and the median step time."""
+        groups = {f"w = {label}": [r.data for r in runs] for label, runs in by_weight_set(self.ls).items()}
+        return results_table(groups, self.baseline())
+
+    def records(self) -> list[RunRecord]:
+        return [*self.ls, *self.stl]
+
+
+def run_sweep(plan: SweepPlan, store: RunStore | None = None, force: bool = False) -> Sweep:
+    """Train (or read from the store) every run of ``plan``."""
+    ls, stl = run_sweep_plan(plan, store, force=force)
+    return Sweep(plan, run_records(ls), run_records(stl))
+
+
+def stored_sweep(plan: SweepPlan, store: RunStore | None = None) -> Sweep | None:
+    """The sweep if the store holds every run of ``plan`` (nothing is trained), else None."""
+    stored = stored_sweep_plan(plan, store)
+    return None if stored is None else Sweep(plan, run_records(stored[0]), run_records(stored[1]))

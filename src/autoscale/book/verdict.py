@@ -19,11 +19,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autoscale.book.results import METHOD_LABELS, AblationResults, MainResults, mean_rank_across, signature_table
-from autoscale.evaluate import delta_m, directions, primary_metrics, single_task_baseline
+from autoscale.book.results import AblationResults, MainResults, mean_rank_across, signature_table
+from autoscale.evaluate import delta_m, directions, single_task_baseline
 from autoscale.experiments.plans import ABLATIONS, GRADIENT_METHODS
+from autoscale.experiments.run_record import RunRecord
+from autoscale.methods.autoscale import DEFAULTS
 
 REPLICATED, PARTLY, NOT, INCONCLUSIVE = "replicated", "partly", "not replicated", "inconclusive"
+# The longer explorations the default α is compared with (the paper's Fig. 6: "a fraction of its cost").
+LONG_ALPHAS = (0.5, 1.0)
 
 
 def load_paper_claims() -> dict[str, Any]:
@@ -34,11 +38,11 @@ def load_paper_claims() -> dict[str, Any]:
     return data
 
 
-def per_seed_delta_m(records: list[dict], stl_records: list[dict]) -> list[float]:
+def per_seed_delta_m(records: list[RunRecord], stl_records: list[RunRecord]) -> list[float]:
     """Δm on test of each run against the single-task baseline (mean over seeds)."""
-    baseline = single_task_baseline(stl_records)
-    higher = directions(stl_records)
-    return [delta_m(primary_metrics(r), baseline, higher) for r in records]
+    baseline = single_task_baseline(r.data for r in stl_records)
+    higher = directions(r.data for r in stl_records)
+    return [delta_m(r.metrics(), baseline, higher) for r in records]
 
 
 def seed_noise(main: MainResults) -> float:
@@ -106,8 +110,8 @@ def beats_mtos(main: Mapping[str, MainResults]) -> tuple[str, str]:
     parts, outcomes = [], []
     for b, res in main.items():
         table = res.table()
-        mtos = [METHOD_LABELS[m] for m in res.methods if m not in ("unitary", "autoscale")]
-        worse = int((table.loc[mtos, "Δm"] > table.loc["AutoScale", "Δm"]).sum())
+        mtos = [m for m in res.methods if m not in ("unitary", "autoscale")]
+        worse = int((table.loc[mtos, "Δm"] > table.loc["autoscale", "Δm"]).sum())
         parts.append(f"{b}: {worse}/{len(mtos)} MTOs have higher Δm")
         outcomes.append(REPLICATED if worse > len(mtos) / 2 else NOT)
     return "; ".join(parts), _combine(outcomes)
@@ -120,10 +124,10 @@ def near_searched(main: Mapping[str, MainResults]) -> tuple[str, str]:
     for b, res in main.items():
         table = res.table()
         _, selection = res.selection
-        ours = table.loc["AutoScale", "Δm"]
-        gap = ours - table.loc["Searched LS weights", "Δm"]
+        ours = table.loc["autoscale", "Δm"]
+        gap = ours - table.loc["searched", "Δm"]
         share = float((selection["test Δm"] > ours).mean())
-        n_ours, n_searched = int(table.loc["AutoScale", "seeds"]), int(table.loc["Searched LS weights", "seeds"])
+        n_ours, n_searched = int(table.loc["autoscale", "seeds"]), int(table.loc["searched", "seeds"])
         beyond = resolved(gap, seed_noise(res), n_ours, n_searched)
         close = gap <= 0 or beyond is False or share >= 0.75
         noise = "" if beyond is None else (" (within noise)" if not beyond else " (beyond noise)")
@@ -135,15 +139,16 @@ def near_searched(main: Mapping[str, MainResults]) -> tuple[str, str]:
 
 
 def step_time(bench: Mapping[str, Any], main: Mapping[str, MainResults], claim: Mapping[str, Any]) -> tuple[str, str]:
-    """Ratios to unitary from the dedicated benchmark: AutoScale over a whole run at α = 0.2
-    (0.2 × phase-1 step + 0.8 × phase-2 step) against the gradient-manipulating MTOs; and the
+    """Ratios to unitary from the dedicated benchmark: AutoScale over a whole run at the default α
+    (α × phase-1 step + (1 - α) × phase-2 step) against the gradient-manipulating MTOs; and the
     measured training time of the main runs."""
+    alpha = DEFAULTS["alpha"]
     parts, ordering, in_range = [], [], []
     for b, r in bench["benchmarks"].items():
         steps = r["steps"]
         ours = (
-            0.2 * steps["autoscale (phase 1)"]["ratio_to_unitary"]
-            + 0.8 * steps["autoscale (phase 2)"]["ratio_to_unitary"]
+            alpha * steps["autoscale (phase 1)"]["ratio_to_unitary"]
+            + (1 - alpha) * steps["autoscale (phase 2)"]["ratio_to_unitary"]
         )
         mto = [steps[m]["ratio_to_unitary"] for m in GRADIENT_METHODS if m in steps]
         parts.append(f"{b}: AutoScale {ours:.2f}x, MTOs {min(mto):.2f}-{max(mto):.2f}x")
@@ -153,8 +158,8 @@ def step_time(bench: Mapping[str, Any], main: Mapping[str, MainResults], claim: 
     runs = []
     for b, res in main.items():
         table = res.table()
-        unit = table.loc["Unitary LS", "train time (s)"]
-        runs.append(f"{b} {table.loc['AutoScale', 'train time (s)'] / unit:.2f}x")
+        unit = table.loc["unitary", "train time (s)"]
+        runs.append(f"{b} {table.loc['autoscale', 'train time (s)'] / unit:.2f}x")
     evidence = (
         f"step-time benchmark ({bench['device']}): "
         + "; ".join(parts)
@@ -172,11 +177,11 @@ def step_time(bench: Mapping[str, Any], main: Mapping[str, MainResults], claim: 
 NOISE_NOTE = {None: "one seed, no noise estimate", True: "beyond noise", False: "within noise"}
 
 
-def _default_gap(res: AblationResults, sigma: float) -> tuple[float, bool | None, str, str]:
-    """Gap of the default row's Δm to the best row, whether it is resolved, and both labels."""
+def _default_gap(res: AblationResults, sigma: float) -> tuple[float, bool | None, Any, Any]:
+    """Gap of the default row's Δm to the best row, whether it is resolved, and both rows' values."""
     table = res.table()
-    best = str(table["Δm"].idxmin())
-    default = res.default_label
+    best = table["Δm"].idxmin()
+    default = res.default
     gap = float(table.loc[default, "Δm"] - table.loc[best, "Δm"])
     return gap, resolved(gap, sigma, int(table.loc[default, "seeds"]), int(table.loc[best, "seeds"])), best, default
 
@@ -189,16 +194,20 @@ def default_is_best(ablation: Mapping[str, AblationResults], noise: Mapping[str,
     for b, res in ablation.items():
         sigma = noise.get(b, float("nan"))
         gap, beyond, best, default = _default_gap(res, sigma)
+        label = res.ablation.label
         if best == default:
             table = res.table()
-            runner_up = str(table["Δm"].drop(index=default).idxmin())
+            runner_up = table["Δm"].drop(index=default).idxmin()
             margin = float(table.loc[runner_up, "Δm"] - table.loc[default, "Δm"])
             n_default, n_runner = int(table.loc[default, "seeds"]), int(table.loc[runner_up, "seeds"])
             beyond = resolved(margin, sigma, n_default, n_runner)
-            parts.append(f"{b}: {default} best, runner-up {runner_up} {margin:+.2f} Δm behind ({NOISE_NOTE[beyond]})")
+            parts.append(
+                f"{b}: {label(default)} best, runner-up {label(runner_up)} {margin:+.2f} Δm behind "
+                f"({NOISE_NOTE[beyond]})"
+            )
             outcomes.append(REPLICATED if beyond else INCONCLUSIVE)
             continue
-        parts.append(f"{b}: best {best}, {default} {gap:+.2f} Δm behind ({NOISE_NOTE[beyond]})")
+        parts.append(f"{b}: best {label(best)}, {label(default)} {gap:+.2f} Δm behind ({NOISE_NOTE[beyond]})")
         outcomes.append(NOT if beyond else INCONCLUSIVE)
     return "; ".join(parts), _combine(outcomes)
 
@@ -212,32 +221,36 @@ def default_among_best(ablation: Mapping[str, AblationResults], noise: Mapping[s
             outcomes.append(REPLICATED)
         else:
             outcomes.append(NOT if beyond else INCONCLUSIVE)
-        behind = "" if best == default else f", {default} {gap:+.2f} Δm behind ({NOISE_NOTE[beyond]})"
-        parts.append(f"{b}: best {best}{behind}")
+        label = res.ablation.label
+        behind = "" if best == default else f", {label(default)} {gap:+.2f} Δm behind ({NOISE_NOTE[beyond]})"
+        parts.append(f"{b}: best {label(best)}{behind}")
     return "; ".join(parts), _combine(outcomes)
 
 
 def alpha_verdict(ablation: Mapping[str, AblationResults], noise: Mapping[str, float]) -> tuple[str, str]:
-    """α = 0.2 within noise of the best α and cheaper than α = 0.5 and 1.0."""
+    """The default α within noise of the best α and cheaper than the longer explorations (``LONG_ALPHAS``)."""
     evidence, quality = default_among_best(ablation, noise)
     cheaper = []
     for b, res in ablation.items():
         table = res.table()
-        t = table["train time (s)"] / table.loc["0.2", "train time (s)"]
-        cheaper.append(bool(t["0.5"] > 1 and t["1.0"] > 1))
-        evidence += f"; {b}: time ×(α=0.2) at α=0.5 {t['0.5']:.2f}, α=1 {t['1.0']:.2f}"
+        t = table["train time (s)"] / table.loc[res.default, "train time (s)"]
+        cheaper.append(all(t[a] > 1 for a in LONG_ALPHAS))
+        evidence += f"; {b}: time ×(α={res.default:g}) at " + ", ".join(f"α={a:g} {t[a]:.2f}" for a in LONG_ALPHAS)
     if not all(cheaper):
         return evidence, NOT if quality == NOT else PARTLY
     return evidence, quality
 
 
 def predictor_verdict(ablation: Mapping[str, AblationResults], noise: Mapping[str, float]) -> tuple[str, str]:
-    """L.E. has the lowest MR across benchmarks (replicated); else as :func:`default_is_best`."""
+    """The default predictor (L.E.) has the lowest MR across benchmarks (replicated); else as
+    :func:`default_is_best`."""
     ranks = mean_rank_across({b: res.table() for b, res in ablation.items()})
     evidence, per_benchmark = default_is_best(ablation, noise)
-    default = next(iter(ablation.values())).default_label
-    evidence += "; MR across benchmarks: " + ", ".join(f"{k} {v:.2f}" for k, v in ranks.sort_values().items())
-    if ranks[default] <= ranks.min() + 1e-9 and per_benchmark != INCONCLUSIVE:
+    predictor = ABLATIONS["predictor"]
+    evidence += "; MR across benchmarks: " + ", ".join(
+        f"{predictor.label(k)} {v:.2f}" for k, v in ranks.sort_values().items()
+    )
+    if ranks[predictor.default] <= ranks.min() + 1e-9 and per_benchmark != INCONCLUSIVE:
         return evidence, REPLICATED
     return evidence, PARTLY if per_benchmark in (REPLICATED, PARTLY) else per_benchmark
 
@@ -259,36 +272,48 @@ def trajectories(main: Mapping[str, MainResults]) -> tuple[str, str]:
     return "; ".join(parts), _combine(outcomes)
 
 
-WHY = {
-    "signature": (
-        "replicated where the Spearman interval excludes 0 on the claimed side for every metric and benchmark "
-        "(Linear-scalarization sweep chapter)"
-    ),
-    "uninformative": "replicated where no significant relation is found for every benchmark",
-    "beats_mtos": "replicated on a benchmark when AutoScale's mean Δm is lower than that of more than half of the MTOs",
-    "near_searched": (
-        "close when AutoScale's Δm is at most the searched weights' plus noise, or better than 75% of the sweep's "
-        "weight sets"
-    ),
-    "step_time": (
-        "replicated if AutoScale is cheaper than every gradient-manipulating MTO and both ratios fall in the "
-        "paper's ranges; partly if only the ordering holds"
-    ),
-    "alpha": "replicated if α = 0.2 is within noise of the best α and cheaper than α = 0.5 and 1",
-    "explore": "replicated if IMTL-G is the best exploration method or within noise of it on every benchmark",
-    "cost": (
-        "replicated if Equal |g| has the lowest Δm on every benchmark with the runner-up behind beyond noise; "
-        "inconclusive where the gap to the best or to the runner-up is within noise"
-    ),
-    "predictor": (
-        "replicated if L.E. has the lowest MR across benchmarks and is resolved best on some; inconclusive where "
-        "every gap is within noise"
-    ),
-    "trajectories": (
-        "replicated if, after the switch, AutoScale beats the median LS weight set on all four signature metrics "
-        "on every benchmark"
-    ),
-}
+def _why() -> dict[str, str]:
+    """How each claim is judged, naming AutoScale's defaults (:data:`autoscale.methods.autoscale.DEFAULTS`)."""
+    alpha, explore, cost, predictor = (ABLATIONS[name] for name in ("alpha", "explore", "cost", "predictor"))
+    longer = " and ".join(f"{a:g}" for a in LONG_ALPHAS)
+    return {
+        "signature": (
+            "replicated where the Spearman interval excludes 0 on the claimed side for every metric and benchmark "
+            "(Linear-scalarization sweep chapter)"
+        ),
+        "uninformative": "replicated where no significant relation is found for every benchmark",
+        "beats_mtos": (
+            "replicated on a benchmark when AutoScale's mean Δm is lower than that of more than half of the MTOs"
+        ),
+        "near_searched": (
+            "close when AutoScale's Δm is at most the searched weights' plus noise, or better than 75% of the "
+            "sweep's weight sets"
+        ),
+        "step_time": (
+            "replicated if AutoScale is cheaper than every gradient-manipulating MTO and both ratios fall in the "
+            "paper's ranges; partly if only the ordering holds"
+        ),
+        "alpha": (f"replicated if α = {alpha.default:g} is within noise of the best α and cheaper than α = {longer}"),
+        "explore": (
+            f"replicated if {explore.label(explore.default)} is the best exploration method or within noise of it "
+            "on every benchmark"
+        ),
+        "cost": (
+            f"replicated if {cost.label(cost.default)} has the lowest Δm on every benchmark with the runner-up "
+            "behind beyond noise; inconclusive where the gap to the best or to the runner-up is within noise"
+        ),
+        "predictor": (
+            f"replicated if {predictor.label(predictor.default)} has the lowest MR across benchmarks and is "
+            "resolved best on some; inconclusive where every gap is within noise"
+        ),
+        "trajectories": (
+            "replicated if, after the switch, AutoScale beats the median LS weight set on all four signature "
+            "metrics on every benchmark"
+        ),
+    }
+
+
+WHY = _why()
 
 
 def verdict_table(

@@ -3,6 +3,10 @@ benchmark (weight grid + single-task baselines) outside the notebooks, through t
 so the book reuses what it trained; ``python -m autoscale train ...`` trains one configuration;
 ``python -m autoscale records ...`` looks after the committed run records (status, train what the
 book is missing, verify by re-derivation, rebuild a manifest, clear a profile).
+
+``sweep`` and ``train`` accept every benchmark with profiles, the real datasets (nyuv2, cityscapes,
+cityscapes3) included; those need their data downloaded first, and the command says how when it is
+missing. The book's chapters add the real datasets only where their data is present.
 """
 
 from __future__ import annotations
@@ -10,13 +14,57 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 
-from autoscale.experiments.plans import ls_sweep_plan
-from autoscale.experiments.profiles import PROFILES, benchmarks, profile_config
-from autoscale.experiments.runs import run, run_sweep_plan
-from autoscale.experiments.store import RunStore
-from autoscale.methods import available_methods
+# Only light modules at import: the parser is built from names (profiles.py imports no torch), and the
+# commands import the run store, plans and trainer when they run, so that ``--help`` answers at once.
+from autoscale.experiments.profiles import PROFILES, benchmarks
+
+
+class MethodNames:
+    """The registered method names, read when argparse first checks or lists them: importing
+    :mod:`autoscale.methods` loads torch, which building the parser must not."""
+
+    def _names(self) -> list[str]:
+        from autoscale.methods import available_methods
+
+        return list(available_methods())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+
+def download_command(benchmark: str) -> str:
+    """The command that downloads the real dataset ``benchmark`` into the data root."""
+    from autoscale.training.paths import data_root
+
+    if benchmark == "nyuv2":
+        from autoscale.training.datasets.nyuv2 import FETCH_COMMAND as command
+    elif benchmark == "cityscapes":
+        from autoscale.training.datasets.cityscapes import MTAN_COMMAND as command
+    elif benchmark == "cityscapes3":
+        from autoscale.training.datasets.cityscapes import RAW_COMMAND as command
+    else:
+        raise ValueError(f"{benchmark!r} is not a downloaded dataset (nyuv2, cityscapes, cityscapes3)")
+    return command.format(root=data_root())
+
+
+def missing_data(benchmark: str) -> str | None:
+    """None if ``benchmark``'s data can be built here, else an error naming the command that downloads it."""
+    from autoscale.training.datasets import has_data
+    from autoscale.training.paths import data_root
+
+    if has_data(benchmark):
+        return None
+    return (
+        f"error: the {benchmark} data is not in {data_root()} (a real dataset, downloaded separately; "
+        "the data root is $AUTOSCALE_DATA_ROOT, else ./data). To fetch it run:\n"
+        f"  {download_command(benchmark)}"
+    )
 
 
 def _value(text: str) -> Any:
@@ -58,7 +106,9 @@ def parser() -> argparse.ArgumentParser:
     )
     add_records_parser(commands)
     train = commands.choices["train"]
-    train.add_argument("--method", default="unitary", choices=available_methods())
+    train.add_argument(
+        "--method", default="unitary", choices=MethodNames(), metavar="METHOD", help="one of: %(choices)s"
+    )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument(
         "--option",
@@ -107,15 +157,41 @@ def main(argv: list[str] | None = None) -> int:
         from autoscale.commands.record_commands import records_command
 
         return records_command(args)
-    store = RunStore(args.results_root)
+    problem = missing_data(args.benchmark)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     if args.command == "sweep":
-        plan = ls_sweep_plan(args.benchmark, args.profile, device=args.device, n_weights=args.n_weights)
-        ls, stl = run_sweep_plan(plan, store, force=args.force, workers=args.workers)
-        print(
-            f"{len(ls)} weight-set runs and {len(stl)} single-task runs of {args.benchmark} "
-            f"[{args.profile}] are in {store.root}"
-        )
-        return 0
+        return sweep(args)
+    return train(args)
+
+
+def sweep(args: argparse.Namespace) -> int:
+    """The benchmark's LS sweep; the trainer is loaded only when the store misses some of its runs."""
+    from autoscale.experiments.plans import ls_sweep_plan, stored_sweep_plan
+    from autoscale.experiments.store import RunStore
+
+    store = RunStore(args.results_root)
+    plan = ls_sweep_plan(args.benchmark, args.profile, device=args.device, n_weights=args.n_weights)
+    stored = None if args.force else stored_sweep_plan(plan, store)
+    if stored is None:
+        from autoscale.experiments.runs import run_sweep_plan
+
+        stored = run_sweep_plan(plan, store, force=args.force, workers=args.workers)
+    ls, stl = stored
+    print(
+        f"{len(ls)} weight-set runs and {len(stl)} single-task runs of {args.benchmark} "
+        f"[{args.profile}] are in {store.root}"
+    )
+    return 0
+
+
+def train(args: argparse.Namespace) -> int:
+    """One run; the trainer is loaded only when the store does not hold its record."""
+    from autoscale.experiments.profiles import profile_config
+    from autoscale.experiments.store import RunStore
+
+    store = RunStore(args.results_root)
     config = profile_config(
         args.benchmark,
         args.profile,
@@ -124,7 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         method_options=_options(args.option),
     )
-    record = run(config, store, force=args.force)
+    record = None if args.force else store.load(config)
+    if record is None:
+        from autoscale.experiments.runs import run
+
+        record = run(config, store, force=args.force)
     print(json.dumps({"record": str(store.path(config)), "test": record["final"]["test"]}, indent=1))
     return 0
 

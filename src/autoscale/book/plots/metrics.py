@@ -12,6 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from autoscale.book.toy import ToyProblem, Trajectory, issue_metrics
+from autoscale.experiments.run_record import RunRecord
 
 # Labels of the issue metrics (keys of autoscale.book.toy.issue_metrics) as printed in the panels.
 _ISSUE_LABELS = {
@@ -195,9 +196,9 @@ def plot_weight_dependence(
     return fig
 
 
-def plot_metric_trajectories(record: Mapping, task_names: Sequence[str]) -> Figure:
-    """The MTO metrics a run logged (``record["metrics"]``, see
-    :func:`autoscale.metrics.summarize_step`) against the training step, 2 x 4 panels.
+def plot_run_metrics(record: RunRecord) -> Figure:
+    """The MTO metrics one run logged (:func:`autoscale.metrics.summarize_step`, every
+    ``metrics_every`` steps) against the training step, 2 x 4 panels.
 
     Per task: loss, gradient norm |g_i|, cosine to the update. Across tasks: GMS and condition
     number of the weighted gradients (with the raw ones dotted if the weights are not uniform),
@@ -205,8 +206,8 @@ def plot_metric_trajectories(record: Mapping, task_names: Sequence[str]) -> Figu
     and relative loss scale. Long trajectories get a moving average on top of the per-step values;
     panels whose positive values span more than a factor 5 are log-scaled.
     """
-    traj = {k: np.asarray(v, dtype=float) for k, v in record["metrics"].items()}
-    step = traj["step"]
+    task_names = record.task_names
+    step = record.metric_steps
     fig, axes = plt.subplots(2, 4, figsize=(14, 6), constrained_layout=True)
     per_task = [
         ("loss", "task loss $l_i$"),
@@ -214,21 +215,21 @@ def plot_metric_trajectories(record: Mapping, task_names: Sequence[str]) -> Figu
         ("cos_update", r"cos$(g_i, \sum_j w_j g_j)$"),
     ]
     for ax, (key, title) in zip(axes[0, :3], per_task, strict=True):
-        values = np.stack([traj[f"{key}_{i}"] for i in range(len(task_names))])
+        values = np.stack([record.trajectory(f"{key}_{i}") for i in range(len(task_names))])
         for i, task in enumerate(task_names):
             _plot_noisy(ax, step, values[i], color=f"C{i}", label=task)
         _log_if_wide(ax, values)
         ax.set(title=title)
     axes[0, 0].legend(fontsize=8)
-    weights = np.stack([traj[f"weight_{i}"] for i in range(len(task_names))])
+    weights = np.stack([record.trajectory(f"weight_{i}") for i in range(len(task_names))])
     uniform = np.allclose(weights, weights[:1])
     for ax, key, title in [(axes[0, 3], "gms", "GMS"), (axes[1, 0], "cond", "condition number")]:
-        _plot_noisy(ax, step, traj[key], color="k", label="weighted $w_i g_i$")
+        _plot_noisy(ax, step, record.trajectory(key), color="k", label="weighted $w_i g_i$")
         # With equal weights the raw metric is the weighted one: one line suffices.
         if not uniform:
-            _plot_noisy(ax, step, traj[f"{key}_raw"], color="0.5", ls=":", label="raw $g_i$")
+            _plot_noisy(ax, step, record.trajectory(f"{key}_raw"), color="0.5", ls=":", label="raw $g_i$")
             ax.legend(fontsize=8)
-        _log_if_wide(ax, traj[key])
+        _log_if_wide(ax, record.trajectory(key))
         ax.set(title=title)
     spreads = [
         (axes[1, 1], "cos", "mean pairwise cosine"),
@@ -236,7 +237,7 @@ def plot_metric_trajectories(record: Mapping, task_names: Sequence[str]) -> Figu
         (axes[1, 3], "rls_std", "std of rel. loss scale"),
     ]
     for ax, key, title in spreads:
-        _plot_noisy(ax, step, traj[key], color="k")
+        _plot_noisy(ax, step, record.trajectory(key), color="k")
         ax.set(title=title)
     axes[1, 1].axhline(0, color="0.6", lw=0.8, ls=":")
     for ax in axes.flat:

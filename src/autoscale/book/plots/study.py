@@ -11,34 +11,34 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from autoscale.book.plots.layout import legend_below, panel_grid
-from autoscale.book.study import STUDY_METRICS, spearman_bootstrap, trajectory, weight_label
+from autoscale.book.study import STUDY_METRICS, by_weight_set, spearman_bootstrap, study_trajectory
+from autoscale.experiments.run_record import RunRecord
 
 GROUP_COLOURS = {"good": plt.cm.Greens, "moderate": plt.cm.Oranges, "bad": plt.cm.Reds}
 
 
-def _mean_trajectory(records: Sequence[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
+def _mean_trajectory(records: Sequence[RunRecord], key: str) -> tuple[np.ndarray, np.ndarray]:
     """Trajectory averaged over seeds (runs of one weight set share their logging steps)."""
-    curves = [trajectory(r, key) for r in records]
+    curves = [study_trajectory(r, key) for r in records]
     length = min(len(values) for _, values in curves)
     steps = curves[0][0][:length]
     values = np.nanmean(np.stack([v[:length] for _, v in curves]), axis=0)
     return steps, values
 
 
-def plot_metric_trajectories(
-    ls_records: Sequence[dict],
+def plot_weight_set_trajectories(
+    ls_records: Sequence[RunRecord],
     examples: Mapping[str, Sequence[str]],
     title: str = "",
-    highlight: Mapping[str, Sequence[dict]] | None = None,
+    highlight: Mapping[str, Sequence[RunRecord]] | None = None,
 ) -> Figure:
-    """One panel per study metric; one line per example weight set, coloured by its group
-    (greens: best Δm, orange: median, reds: worst). Lines are averaged over seeds.
+    """The study metrics' trajectories over training of example LS weight sets (the paper's Fig. 2):
+    one panel per study metric; one line per example weight set, coloured by its group (greens: best
+    Δm, orange: median, reds: worst). Lines are averaged over seeds.
 
     ``highlight`` adds other runs (label -> records over seeds) as thick blue lines, e.g. AutoScale
     beside the fixed weights (the paper's Fig. 8); an AutoScale run's switch step is marked."""
-    by_label: dict[str, list[dict]] = {}
-    for record in ls_records:
-        by_label.setdefault(weight_label(record["config"]["method_options"]["weights"]), []).append(record)
+    by_label = by_weight_set(ls_records)
     fig, axes = panel_grid(len(STUDY_METRICS), max_columns=3, panel_size=(11 / 3, 3.2))
     for ax, metric in zip(axes, STUDY_METRICS, strict=True):
         for group, labels in examples.items():
@@ -49,9 +49,9 @@ def plot_metric_trajectories(
         for j, (label, records) in enumerate((highlight or {}).items()):
             steps, values = _mean_trajectory(records, metric.key)
             ax.plot(steps, values, color=plt.cm.Blues(0.9 - 0.25 * j), lw=2.4, label=label)
-            switch = (records[0].get("method") or {}).get("switch_step")
-            if switch:
-                ax.axvline(switch, color="0.4", lw=0.8, ls="--")
+            trace = records[0].autoscale
+            if trace is not None and trace.switch_step:
+                ax.axvline(trace.switch_step, color="0.4", lw=0.8, ls="--")
         if metric.key == "cond":
             ax.set_yscale("log")
         ax.set(title=metric.label, xlabel="training step")
