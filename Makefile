@@ -73,7 +73,7 @@ book-at: $(call DATA_STAMP,$(PROFILE))
 	  AUTOSCALE_WORKERS=$(WORKERS) $(VENV)/bin/papermill --kernel python3 --cwd notebooks -p profile $(PROFILE) -p device $(DEVICE) $$nb $$out || exit 1; \
 	done; \
 	executed=$$(date +%s); \
-	$(PY) book/vendor_mathjax.py && \
+	$(PY) book/prepare_notebooks.py && $(PY) book/vendor_mathjax.py && \
 	$(VENV)/bin/jupyter-book build . --config _config.yml --toc book/_toc.yml -W --keep-going || exit 1; \
 	echo "book at $(PROFILE): training $$((trained - start)) s, notebooks $$((executed - trained)) s, jupyter-book $$(( $$(date +%s) - executed )) s"
 	@echo "The book is at $(CURDIR)/_build/html/index.html"

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,9 @@ from autoscale.experiments.plans import (
 from autoscale.experiments.run_record import RunRecord, run_records
 from autoscale.experiments.runs import sweep_groups
 from autoscale.experiments.store import RunStore
+
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
 
 METHOD_LABELS = {
     "stl": "Single-task",
@@ -113,6 +116,7 @@ def main_table(
 
     Rows keep the keys of ``groups`` (method ids, or an ablation's option values); the single-task
     row ``"stl"`` is built from ``stl_records`` and is the baseline (Δm = 0 by definition).
+    ``table.attrs["higher_is_better"]`` keeps each task's direction, for :func:`display_table`'s marks.
     """
     baseline = single_task_baseline(r.data for r in stl_records)
     table = results_table({key: [r.data for r in runs] for key, runs in groups.items()}, baseline)
@@ -120,8 +124,10 @@ def main_table(
         table["step time (ms)"] / table.loc[reference, "step time (ms)"] if reference in table.index else np.nan
     )
     table["train time (s)"] = [float(np.mean([r.train_step_seconds for r in groups[key]])) for key in table.index]
+    higher = directions(r.data for runs in groups.values() for r in runs)
     if not single_task_row:
         table.index.name = "setting"
+        table.attrs["higher_is_better"] = higher
         return table
     stl = merge_single_task(stl_records)
     stl_row: dict[str, Any] = {"seeds": len(stl), "MR": np.nan, "Δm": 0.0, "Δm std": np.nan, "Δm_pos": 0.0}
@@ -130,15 +136,80 @@ def main_table(
         stl_row[f"{task} std"] = float(np.std([s[task] for s in stl]))
     table = pd.concat([pd.DataFrame([stl_row], index=["stl"]), table])
     table.index.name = "method"
+    table.attrs["higher_is_better"] = higher
     return table
+
+
+#: The paper's marks of the best, second and third value of a result column, as CSS.
+MARK_CSS = {1: "font-weight: bold", 2: "text-decoration: underline", 3: "font-style: italic"}
+#: The HTML class of a marked table (the book's CSS keeps its "mean ± std" cells on one line).
+MARK_CLASS = "marked-table"
+MARK_LEGEND = "Per result column, among the multi-task rows: <b>best</b>, <u>second</u>, <i>third</i>."
+
+
+def rank_marks(values: pd.DataFrame, higher_is_better: Mapping[str, bool], exclude: Sequence[Any] = ()) -> pd.DataFrame:
+    """Each cell's place in its column (1 best, 2 second, 3 third, 0 unmarked), for the columns of
+    ``higher_is_better`` in their direction, among the rows not in ``exclude`` (the single-task
+    baseline is not a contender).
+
+    Tied values share the better place and the places they fill are skipped (1, 1, 3): a place is
+    one more than the number of rows strictly better, so a mark never claims more than the numbers
+    show. NaN is never marked.
+    """
+    contenders = ~values.index.isin(list(exclude))
+    marks = pd.DataFrame(0, index=values.index, columns=list(higher_is_better))
+    for column, higher in higher_is_better.items():
+        places = values.loc[contenders, column].rank(method="min", ascending=not higher)
+        marks.loc[contenders, column] = places.where(places <= len(MARK_CSS), 0).astype(int)
+    return marks
+
+
+class MarkedTable(pd.DataFrame):
+    """A display table (strings) that carries the places of :func:`rank_marks` (``marks``, same row
+    labels) and shows them in HTML, as the paper prints them (:data:`MARK_CSS`), with a legend.
+
+    A DataFrame rather than a Styler, so that callers still add or drop columns and call
+    ``.style.format(...)``; the marks follow through those operations (pandas ``_metadata``).
+    """
+
+    _metadata: ClassVar[list[str]] = ["marks"]  # what pandas copies to the results of operations
+    marks: pd.DataFrame | None = None
+
+    @property
+    def _constructor(self) -> type[MarkedTable]:
+        return MarkedTable
+
+    @property
+    def style(self) -> Styler:
+        """The Styler of the table with its marks and legend."""
+        styler = super().style
+        marks = self.marks
+        if marks is None:  # a table pandas built from several (concat) keeps no marks
+            return styler
+
+        def css(data: pd.DataFrame) -> pd.DataFrame:
+            out = pd.DataFrame("", index=data.index, columns=data.columns)
+            for column in marks.columns.intersection(data.columns):
+                out[column] = marks[column].reindex(data.index).map(lambda place: MARK_CSS.get(place, ""))
+            return out
+
+        return styler.apply(css, axis=None).set_caption(MARK_LEGEND).set_table_attributes(f'class="{MARK_CLASS}"')
+
+    def _repr_html_(self) -> str:
+        return self.style.to_html()
 
 
 def display_table(
     table: pd.DataFrame, tasks: Sequence[str], precision: int = 2, label: Callable[[Any], str] = method_label
-) -> pd.DataFrame:
+) -> MarkedTable:
     """The table as a paper prints it: 'mean ± std over seeds' (std only with two seeds or more),
-    rows named by ``label`` (the paper's method names by default)."""
+    rows named by ``label`` (the paper's method names by default), and the best, second and third
+    multi-task row of each result column marked (:func:`rank_marks` on the values as printed: each
+    task in its direction, from ``table.attrs["higher_is_better"]`` set by :func:`main_table`;
+    Δm, Δm_pos and MR lower is better). Times and seeds are not ranked."""
+    higher = table.attrs["higher_is_better"]
     out = pd.DataFrame(index=table.index)
+    printed = pd.DataFrame(index=table.index)
     several = table["seeds"].to_numpy() > 1
     for column in [*tasks, "Δm"]:
         digits = precision if column == "Δm" else max(precision, _digits(table[column]))
@@ -146,13 +217,27 @@ def display_table(
             f"{m:.{digits}f}" + (f" ± {s:.{digits}f}" if many and np.isfinite(s) else "")
             for m, s, many in zip(table[column], table[f"{column} std"], several, strict=True)
         ]
+        printed[column] = _as_printed(table[column], digits)
     out["Δm_pos"] = table["Δm_pos"].map(lambda v: f"{v:.{precision}f}")
     out["MR"] = table["MR"].map(lambda v: "–" if not np.isfinite(v) else f"{v:.2f}")
+    printed["Δm_pos"] = _as_printed(table["Δm_pos"], precision)
+    printed["MR"] = _as_printed(table["MR"], 2)
     if "step time ×LS" in table:
         out["step time ×LS"] = table["step time ×LS"].map(lambda v: "–" if not np.isfinite(v) else f"{v:.2f}")
     out["seeds"] = table["seeds"].astype(int)
-    out.index = pd.Index([label(key) for key in table.index], name=table.index.name)
-    return out
+    directions_shown = {**{t: higher[t] for t in tasks}, "Δm": False, "Δm_pos": False, "MR": False}
+    marks = rank_marks(printed, directions_shown, exclude=["stl"])
+    labels = pd.Index([label(key) for key in table.index], name=table.index.name)
+    out.index = marks.index = labels
+    view = MarkedTable(out)
+    view.marks = marks
+    return view
+
+
+def _as_printed(values: pd.Series, digits: int) -> pd.Series:
+    """The values as the table prints them (rounded to ``digits`` decimals by the same format), so
+    that two rows that read the same rank the same."""
+    return values.map(lambda v: float(f"{v:.{digits}f}"))
 
 
 def _digits(values: pd.Series) -> int:
