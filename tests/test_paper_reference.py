@@ -8,8 +8,17 @@ from __future__ import annotations
 
 import pytest
 
-from autoscale.book.paper_reference import paper_table, paper_tables
+from autoscale.book.paper_reference import (
+    PAPER_METHOD_IDS,
+    paper_ablation,
+    paper_main_tables,
+    paper_step_ratios,
+    paper_table,
+    paper_tables,
+)
+from autoscale.book.results import METHOD_LABELS
 from autoscale.evaluate import delta_m, delta_m_pos, mean_rank
+from autoscale.experiments.plans import ABLATIONS
 
 CITYSCAPES = {"sem_mIoU": True, "ins_L1": False, "disp_MSE": False}
 
@@ -39,3 +48,30 @@ def test_cityscapes_summary_columns_follow_from_the_per_task_columns() -> None:
     # The paper is inconsistent with itself in one cell: its columns rank "Searched weights"
     # 3rd, 7th and 1st of the 11 rows (MR 3.67), but it prints MR 4.00.
     assert ranks["Searched weights"] == pytest.approx(11 / 3) and rows.loc["Searched weights", "MR"] == 4.0
+
+
+def test_paper_rows_are_keyed_like_ours() -> None:
+    # Our labels are the paper's names except for three rows.
+    renamed = {k: v for k, v in PAPER_METHOD_IDS.items() if METHOD_LABELS[v] != k}
+    assert renamed == {"STL": "stl", "Unitary": "unitary", "Searched weights": "searched"}
+    tables = paper_main_tables()
+    assert list(tables) == ["NuScenes", "CityScapes", "NYUv2"]
+    for table in tables.values():
+        assert list(table.index) == list(METHOD_LABELS)  # the same rows in the same order
+    assert tables["CityScapes"].loc["famo", "delta_m"] == -0.92
+    ratios = paper_step_ratios()
+    assert list(ratios.columns) == ["NuScenes", "CityScapes", "NYUv2"]
+    assert ratios.loc["alignedmtl", "NYUv2"] == 13.91 and ratios.loc["autoscale", "NuScenes"] == 1.31
+
+
+def test_every_ablation_table_covers_the_values_we_train() -> None:
+    for name, datasets in (("explore", ["CityScapes"]), ("cost", ["NuScenes", "CityScapes", "NYUv2"])):
+        table = paper_ablation(name)
+        assert set(table.index) == set(ABLATIONS[name].values) and list(table.columns) == datasets
+    predictor = paper_ablation("predictor")
+    assert set(predictor.index) == set(ABLATIONS["predictor"].values)
+    # "Avg. W" and "L.E. dagger" in the CSV are our "Avg W" and "L.E.†"; the columns of Table 5 come
+    # in the order NuScenes, NYUv2, CityScapes in the file and are reordered by name.
+    assert predictor.loc["avg", "CityScapes"] == -0.03 and predictor.loc["linear_follow", "NYUv2"] == 0.24
+    with pytest.raises(ValueError, match="no table"):
+        paper_ablation("alpha")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from autoscale.book.plots.results import predictor_curves
@@ -16,7 +15,6 @@ from autoscale.book.results import (
     choose_searched_weights,
     display_table,
     main_table,
-    mean_rank_across,
     merge_single_task,
     signature_table,
 )
@@ -143,12 +141,9 @@ def test_main_table_form():
     assert view.loc["Single-task", "MR"] == "–" and view.loc["IMTL-G", "step time ×LS"] == "1.80"
 
 
-def test_merge_single_task_and_mean_rank_across():
+def test_merge_single_task():
     merged = merge_single_task(stl_records(a=10.0, b=1.0, seeds=(0, 1)))
     assert merged == [{"a": 10.0, "b": 1.0}, {"a": 10.0, "b": 1.0}]
-    t1 = pd.DataFrame({"MR": [1.0, 2.0, 3.0]}, index=["x", "y", "z"])
-    t2 = pd.DataFrame({"MR": [3.0, 1.0]}, index=["x", "y"])
-    assert mean_rank_across({"p": t1, "q": t2}).to_dict() == {"x": 2.0, "y": 1.5}
 
 
 def test_signature_table_counts_weight_sets_beaten_in_the_claimed_direction():

@@ -5,7 +5,8 @@
 - :mod:`~autoscale.book.verdict`: the paper's claims judged against the records;
 - :mod:`~autoscale.book.inspect_gradients`, :mod:`~autoscale.book.toy`: gradient inspection of one
   run and the toy problems of the metrics chapter;
-- :mod:`~autoscale.book.paper_reference`: the paper's own tables (reference data);
+- :mod:`~autoscale.book.paper_reference`, :mod:`~autoscale.book.paper_comparison`: the paper's own
+  tables (reference data), and its orderings, ranks, gaps and ratios beside ours;
 - :mod:`~autoscale.book.provenance`: the provenance line of a page;
 - :mod:`~autoscale.book.plots`: the figures.
 

@@ -247,12 +247,6 @@ def _digits(values: pd.Series) -> int:
     return int(np.clip(2 - np.floor(np.log10(scale)) if scale > 0 else 2, 0, 5))
 
 
-def mean_rank_across(tables: Mapping[str, pd.DataFrame]) -> pd.Series:
-    """Table 5's summary: the mean over benchmarks of each row's MR (rows present everywhere)."""
-    frames = [t["MR"] for t in tables.values()]
-    return pd.concat(frames, axis=1, join="inner").mean(axis=1)
-
-
 def signature_table(autoscale_records: Sequence[RunRecord], ls_records: Sequence[RunRecord]) -> pd.DataFrame:
     """The paper's Fig. 8 claim in numbers: for each metric with a claimed direction for good
     weights (GMS high; condition number, spread of inverse training rate and of loss scale low),

@@ -1,6 +1,7 @@
 """The verdict on each claim of the paper: the claim (from the cited reference file
-``reference/paper_claims.json``), our evidence computed from run records, and replicated /
-partly / not replicated / inconclusive with the reason.
+``reference/paper_claims.json``), the paper's own figures behind it (computed from its transcribed
+Tables 1-5 and 7 by :func:`autoscale.book.paper_comparison.paper_figures`), our evidence computed
+from run records, and replicated / partly / not replicated / inconclusive with the reason.
 
 Noise: differences between settings are judged against the seed-to-seed spread of Δm. For a
 benchmark with at least two seeds in its main results, σ is the median over the table's rows of
@@ -19,11 +20,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autoscale.book.results import AblationResults, MainResults, mean_rank_across, signature_table
+from autoscale.book.paper_comparison import mean_rank, our_step_ratios, paper_figures, paper_step_ranges
+from autoscale.book.results import AblationResults, MainResults, signature_table
 from autoscale.evaluate import delta_m, directions, single_task_baseline
 from autoscale.experiments.plans import ABLATIONS, GRADIENT_METHODS
 from autoscale.experiments.run_record import RunRecord
-from autoscale.methods.autoscale import DEFAULTS
 
 REPLICATED, PARTLY, NOT, INCONCLUSIVE = "replicated", "partly", "not replicated", "inconclusive"
 # The longer explorations the default α is compared with (the paper's Fig. 6: "a fraction of its cost").
@@ -31,7 +32,8 @@ LONG_ALPHAS = (0.5, 1.0)
 
 
 def load_paper_claims() -> dict[str, Any]:
-    """The cited reference file: the paper, its URL, a retrieval note and the claims by id."""
+    """The cited reference file: the paper, its URL, where its tables come from (``tables_note``)
+    and the claims by id, each with where the paper makes it (section, table, figure)."""
     text = resources.files("autoscale.book").joinpath("reference/paper_claims.json").read_text()
     data = json.loads(text)
     data["by_id"] = {c["id"]: c for c in data["claims"]}
@@ -72,11 +74,20 @@ def _combine(outcomes: list[str]) -> str:
     return PARTLY
 
 
+def paper_column(claim: Mapping[str, Any]) -> str:
+    """The paper's numbers behind a claim: its figures from the transcribed tables
+    (:func:`autoscale.book.paper_comparison.paper_figures`), then the claim's note of the
+    reference file (setup, or what a figure without numbers shows)."""
+    figures = paper_figures(claim["id"])
+    note = claim.get("paper_note", "")
+    return f"{figures}. {note}" if figures and note else (figures or note)
+
+
 def _row(claims: Mapping[str, Any], claim_id: str, evidence: str, verdict: str, why: str) -> dict[str, str]:
     claim = claims["by_id"][claim_id]
     return {
         "claim": f"{claim['claim']} ({claim['where']})",
-        "paper": claim["paper_numbers"],
+        "paper's numbers": paper_column(claim),
         "our evidence": evidence,
         "verdict": verdict,
         "why": why,
@@ -138,22 +149,20 @@ def near_searched(main: Mapping[str, MainResults]) -> tuple[str, str]:
     return "; ".join(parts), _combine(outcomes)
 
 
-def step_time(bench: Mapping[str, Any], main: Mapping[str, MainResults], claim: Mapping[str, Any]) -> tuple[str, str]:
+def step_time(bench: Mapping[str, Any], main: Mapping[str, MainResults]) -> tuple[str, str]:
     """Ratios to unitary from the dedicated benchmark: AutoScale over a whole run at the default α
-    (α × phase-1 step + (1 - α) × phase-2 step) against the gradient-manipulating MTOs; and the
+    (α × phase-1 step + (1 - α) × phase-2 step, :func:`autoscale.book.paper_comparison.our_step_ratios`)
+    against the gradient-manipulating MTOs, and whether both fall in the paper's ranges (Table 7, lowest
+    to highest over its datasets: :func:`autoscale.book.paper_comparison.paper_step_ranges`); and the
     measured training time of the main runs."""
-    alpha = DEFAULTS["alpha"]
+    (lo_a, hi_a), (lo_m, hi_m) = paper_step_ranges()
+    ratios = our_step_ratios(bench)
     parts, ordering, in_range = [], [], []
-    for b, r in bench["benchmarks"].items():
-        steps = r["steps"]
-        ours = (
-            alpha * steps["autoscale (phase 1)"]["ratio_to_unitary"]
-            + (1 - alpha) * steps["autoscale (phase 2)"]["ratio_to_unitary"]
-        )
-        mto = [steps[m]["ratio_to_unitary"] for m in GRADIENT_METHODS if m in steps]
+    for b in ratios.columns:
+        ours = float(ratios.loc["autoscale", b])
+        mto = [float(ratios.loc[m, b]) for m in GRADIENT_METHODS if np.isfinite(ratios.loc[m, b])]
         parts.append(f"{b}: AutoScale {ours:.2f}x, MTOs {min(mto):.2f}-{max(mto):.2f}x")
         ordering.append(ours < min(mto))
-        (lo_a, hi_a), (lo_m, hi_m) = claim["autoscale_ratio"], claim["mto_ratio"]
         in_range.append(lo_a <= ours <= hi_a and lo_m <= min(mto) and max(mto) <= hi_m)
     runs = []
     for b, res in main.items():
@@ -243,11 +252,12 @@ def alpha_verdict(ablation: Mapping[str, AblationResults], noise: Mapping[str, f
 
 def predictor_verdict(ablation: Mapping[str, AblationResults], noise: Mapping[str, float]) -> tuple[str, str]:
     """The default predictor (L.E.) has the lowest MR across benchmarks (replicated); else as
-    :func:`default_is_best`."""
-    ranks = mean_rank_across({b: res.table() for b, res in ablation.items()})
+    :func:`default_is_best`. MR as in the paper's Table 5: each predictor's rank of Δm on every
+    benchmark, averaged over benchmarks (:func:`autoscale.book.paper_comparison.mean_rank`)."""
+    ranks = mean_rank({b: res.table()["Δm"] for b, res in ablation.items()})
     evidence, per_benchmark = default_is_best(ablation, noise)
     predictor = ABLATIONS["predictor"]
-    evidence += "; MR across benchmarks: " + ", ".join(
+    evidence += "; MR (rank of Δm) across benchmarks: " + ", ".join(
         f"{predictor.label(k)} {v:.2f}" for k, v in ranks.sort_values().items()
     )
     if ranks[predictor.default] <= ranks.min() + 1e-9 and per_benchmark != INCONCLUSIVE:
@@ -291,7 +301,7 @@ def _why() -> dict[str, str]:
         ),
         "step_time": (
             "replicated if AutoScale is cheaper than every gradient-manipulating MTO and both ratios fall in the "
-            "paper's ranges; partly if only the ordering holds"
+            "paper's ranges (Table 7, lowest to highest over its three datasets); partly if only the ordering holds"
         ),
         "alpha": (f"replicated if α = {alpha.default:g} is within noise of the best α and cheaper than α = {longer}"),
         "explore": (
@@ -303,7 +313,8 @@ def _why() -> dict[str, str]:
             "behind beyond noise; inconclusive where the gap to the best or to the runner-up is within noise"
         ),
         "predictor": (
-            f"replicated if {predictor.label(predictor.default)} has the lowest MR across benchmarks and is "
+            f"replicated if {predictor.label(predictor.default)} has the lowest MR (mean rank of Δm, Table 5) "
+            "across benchmarks and is "
             "resolved best on some; inconclusive where every gap is within noise"
         ),
         "trajectories": (
@@ -322,7 +333,8 @@ def verdict_table(
     correlations: pd.DataFrame,
     bench: Mapping[str, Any] | None,
 ) -> pd.DataFrame:
-    """One row per claim of the reference file, in its order."""
+    """One row per claim of the reference file, in its order: the claim with its place in the paper,
+    the paper's numbers (:func:`paper_column`), our evidence, the verdict and its rule."""
     claims = load_paper_claims()
     noise = {b: seed_noise(res) for b, res in main.items()}
     evidence: dict[str, Callable[[], tuple[str, str]]] = {
@@ -330,9 +342,7 @@ def verdict_table(
         "uninformative": lambda: signature_verdict(correlations, uninformative=True),
         "beats_mtos": lambda: beats_mtos(main),
         "near_searched": lambda: near_searched(main),
-        "step_time": lambda: (
-            step_time(bench, main, claims["by_id"]["step_time"]) if bench else ("no benchmark file", INCONCLUSIVE)
-        ),
+        "step_time": lambda: step_time(bench, main) if bench else ("no benchmark file", INCONCLUSIVE),
         "alpha": lambda: alpha_verdict(ablations["alpha"], noise),
         "explore": lambda: default_among_best(ablations["explore"], noise),
         "cost": lambda: default_is_best(ablations["cost"], noise),
