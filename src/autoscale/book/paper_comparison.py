@@ -34,7 +34,7 @@ from autoscale.book.paper_reference import (
     paper_step_ratios,
 )
 from autoscale.book.results import AblationResults, MainResults, method_label
-from autoscale.experiments.plans import ABLATIONS, GRADIENT_METHODS
+from autoscale.experiments.plans import ABLATIONS, EXTRA_METHODS, GRADIENT_METHODS
 from autoscale.methods.autoscale import DEFAULTS
 
 if TYPE_CHECKING:
@@ -171,7 +171,9 @@ def _paper_delta_m() -> dict[str, pd.Series]:
 
 
 def _our_delta_m(main: Mapping[str, MainResults]) -> dict[str, pd.Series]:
-    return {b: res.table()["Δm"].drop(index="stl") for b, res in main.items()}
+    """Our Δm of the rows the paper's tables have (the extra methods are left out)."""
+    tables = {b: res.table()["Δm"] for b, res in main.items()}
+    return {b: t.drop(index=[k for k in ("stl", *EXTRA_METHODS) if k in t.index]) for b, t in tables.items()}
 
 
 def _gaps(delta: pd.Series) -> dict[str, Any]:

@@ -3,7 +3,8 @@ tables built from their records.
 
 - Main results (Tables 1, 2): the baselines the paper compares (``MAIN_METHODS``), unitary LS,
   the searched LS weights (the weight set of the LS sweep with the best Δm on the *validation*
-  split, reported on test) and AutoScale with its defaults.
+  split, reported on test) and AutoScale with its defaults; plus the package's other methods
+  (``EXTRA_METHODS``) as extra rows marked with * (:data:`NOT_IN_PAPER`).
 - Ablations (Table 3-5, Fig. 6): AutoScale with one option changed at a time (``ABLATIONS``).
 
 Tables are keyed by method id (``"unitary"``, ``"searched"``, ``"autoscale"``, the single-task row
@@ -28,7 +29,7 @@ from autoscale.evaluate import delta_m, directions, results_table, single_task_b
 from autoscale.experiments.plans import (
     ABLATION_BENCHMARKS,
     ABLATIONS,
-    MAIN_METHODS,
+    TABLE_METHODS,
     Ablation,
     ablation_groups,
     ls_sweep_plan,
@@ -51,10 +52,21 @@ METHOD_LABELS = {
     "rlw": "RLW",
     "alignedmtl": "Aligned-MTL",
     "famo": "FAMO",
+    "cagrad": "CAGrad*",
+    "nashmtl": "Nash-MTL*",
+    "mgda_ub": "MGDA-UB*",
+    "dwa": "DWA*",
     "unitary": "Unitary LS",
     "searched": "Searched LS weights",
     "autoscale": "AutoScale",
 }
+
+
+# The mark of the rows in METHOD_LABELS that are not in the paper's tables (EXTRA_METHODS).
+NOT_IN_PAPER = (
+    "* not in the paper's tables (CAGrad, Nash-MTL, MGDA-UB, DWA): extra rows, left out of every comparison "
+    "with the paper"
+)
 
 
 def method_label(method: str) -> str:
@@ -314,7 +326,7 @@ def run_main_results(
     device: str = "cpu",
     store: RunStore | None = None,
     force: bool = False,
-    methods: Sequence[str] = MAIN_METHODS,
+    methods: Sequence[str] = TABLE_METHODS,
 ) -> dict[str, MainResults]:
     """Train (or read from the store) every run of the main tables, all benchmarks in one batch."""
     plans = {b: ls_sweep_plan(b, profile, device=device) for b in benchmarks}

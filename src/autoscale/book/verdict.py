@@ -23,7 +23,7 @@ import pandas as pd
 from autoscale.book.paper_comparison import mean_rank, our_step_ratios, paper_figures, paper_step_ranges
 from autoscale.book.results import AblationResults, MainResults, signature_table
 from autoscale.evaluate import delta_m, directions, single_task_baseline
-from autoscale.experiments.plans import ABLATIONS, GRADIENT_METHODS
+from autoscale.experiments.plans import ABLATIONS, EXTRA_METHODS, GRADIENT_METHODS
 from autoscale.experiments.run_record import RunRecord
 
 REPLICATED, PARTLY, NOT, INCONCLUSIVE = "replicated", "partly", "not replicated", "inconclusive"
@@ -121,7 +121,7 @@ def beats_mtos(main: Mapping[str, MainResults]) -> tuple[str, str]:
     parts, outcomes = [], []
     for b, res in main.items():
         table = res.table()
-        mtos = [m for m in res.methods if m not in ("unitary", "autoscale")]
+        mtos = [m for m in res.methods if m not in ("unitary", "autoscale", *EXTRA_METHODS)]
         worse = int((table.loc[mtos, "Δm"] > table.loc["autoscale", "Δm"]).sum())
         parts.append(f"{b}: {worse}/{len(mtos)} MTOs have higher Δm")
         outcomes.append(REPLICATED if worse > len(mtos) / 2 else NOT)
