@@ -4,7 +4,7 @@ tables built from their records.
 - Main results (Tables 1, 2): the baselines the paper compares (``MAIN_METHODS``), unitary LS,
   the searched LS weights (the weight set of the LS sweep with the best Δm on the *validation*
   split, reported on test) and AutoScale with its defaults; plus the package's other methods
-  (``EXTRA_METHODS``) as extra rows marked with * (:data:`NOT_IN_PAPER`).
+  (``EXTRA_METHODS``) as extra rows marked with a star (:data:`NOT_IN_PAPER`).
 - Ablations (Table 3-5, Fig. 6): AutoScale with one option changed at a time (``ABLATIONS``).
 
 Tables are keyed by method id (``"unitary"``, ``"searched"``, ``"autoscale"``, the single-task row
@@ -64,8 +64,8 @@ METHOD_LABELS = {
 
 # The mark of the rows in METHOD_LABELS that are not in the paper's tables (EXTRA_METHODS).
 NOT_IN_PAPER = (
-    "* not in the paper's tables (CAGrad, Nash-MTL, MGDA-UB, DWA): extra rows, left out of every comparison "
-    "with the paper"
+    "Rows marked \\* (CAGrad, Nash-MTL, MGDA-UB, DWA) are not in the paper's tables: extra rows, left out "
+    "of every comparison with the paper's numbers."
 )
 
 
