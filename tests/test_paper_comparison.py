@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from helpers import record
 
 from autoscale.book.paper_comparison import (
     COMPARABLE,
@@ -29,29 +30,6 @@ from autoscale.book.paper_reference import paper_ablation, paper_main_tables, pa
 from autoscale.book.results import AblationResults
 from autoscale.book.verdict import NOT, PARTLY, REPLICATED, load_paper_claims, paper_column, step_time, verdict_table
 from autoscale.experiments.plans import ABLATIONS
-from autoscale.experiments.run_record import RunRecord
-
-TASKS = {
-    "a": {"primary": "acc", "higher_is_better": {"acc": True}},
-    "b": {"primary": "err", "higher_is_better": {"err": False}},
-}
-
-
-def record(method: str = "autoscale", test: dict[str, float] | None = None) -> RunRecord:
-    """A run record with the fields the tables read: test and validation metrics, step times."""
-    test = test or {"a": 50.0, "b": 2.0}
-    final = {split: {t: {TASKS[t]["primary"]: v} for t, v in test.items()} for split in ("test", "val")}
-    return RunRecord(
-        {
-            "config": {"method": method, "seed": 0, "method_options": {}, "metrics_every": 1},
-            "tasks": {t: TASKS[t] for t in test},
-            "final": final,
-            "median_step_time_s": 0.01,
-            "steps": {"time_s": [0.01] * 10},
-            "metrics": {},
-            "method": {},
-        }
-    )
 
 
 def test_ranks_and_spearman_on_known_orderings() -> None:
@@ -177,11 +155,11 @@ def test_table7_ranges_and_our_ratios() -> None:
 
 
 def test_ablation_beside_the_paper_keeps_settings_and_marks_the_default() -> None:
-    stl = [record("unitary", {"a": 50.0}), record("unitary", {"b": 2.0})]
+    stl = [record("unitary", test={"a": 50.0}), record("unitary", test={"b": 2.0})]
     values = ABLATIONS["explore"].values  # unitary, pcgrad, alignedmtl, imtlg (default), famo
     # Δm = -(a - 50)/50 · 100 / 2: the same ordering as the paper's Table 3 (FAMO, IMTL-G, Aligned-MTL, ...).
     a = {"unitary": 49.0, "pcgrad": 49.5, "alignedmtl": 50.5, "imtlg": 51.0, "famo": 51.5}
-    rows = {v: [record("autoscale", {"a": a[v], "b": 2.0})] for v in values}
+    rows = {v: [record("autoscale", test={"a": a[v], "b": 2.0})] for v in values}
     ours = {"bench": AblationResults("explore", "bench", rows, stl)}
     table, agree = ablation_vs_paper("explore", ours)
     assert list(table.index) == ["Unitary", "PCGrad", "Aligned-MTL", "IMTL-G (default)", "FAMO"]
@@ -189,7 +167,9 @@ def test_ablation_beside_the_paper_keeps_settings_and_marks_the_default() -> Non
     pair = agree.loc[("ours: bench", "paper: CityScapes")]
     assert pair["same ordering"] and pair["Spearman ρ"] == pytest.approx(1.0) and pair["rank of IMTL-G (with)"] == 2
     # The predictor's comparison ends with the MR across datasets of Table 5, L.E. lowest.
-    rows = {v: [record("autoscale", {"a": 50.0 + i, "b": 2.0})] for i, v in enumerate(ABLATIONS["predictor"].values)}
+    rows = {
+        v: [record("autoscale", test={"a": 50.0 + i, "b": 2.0})] for i, v in enumerate(ABLATIONS["predictor"].values)
+    }
     table, _ = ablation_vs_paper("predictor", {"bench": AblationResults("predictor", "bench", rows, stl)})
     paper_mr = table["paper: MR across datasets", "MR"]
     assert paper_mr.idxmin() == "L.E. (default)" and paper_mr.min() == pytest.approx(7 / 3)

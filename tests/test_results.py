@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import record
 
 from autoscale.book.plots.results import predictor_curves
 from autoscale.book.results import (
@@ -32,44 +33,8 @@ from autoscale.book.verdict import (
     resolved,
 )
 from autoscale.experiments.plans import ABLATIONS, ablation_configs, autoscale_options, main_configs
-from autoscale.experiments.run_record import AutoScaleTrace, RunRecord
+from autoscale.experiments.run_record import AutoScaleTrace
 from autoscale.experiments.store import config_hash
-
-TASKS = {
-    "a": {"primary": "acc", "higher_is_better": {"acc": True}},
-    "b": {"primary": "err", "higher_is_better": {"err": False}},
-}
-
-
-def record(
-    method="linear", seed=0, test=None, val=None, weights=None, step_s=0.01, metrics=None, tasks=TASKS, switch=None
-):
-    """A run record with only the fields the tables read (AutoScale's from ``switch`` on)."""
-    test = test or {"a": 50.0, "b": 2.0}
-    val = val or test
-    final = {
-        split: {t: {tasks[t]["primary"]: v} for t, v in values.items()}
-        for split, values in (("test", test), ("val", val))
-    }
-    options = {"weights": weights} if weights is not None else {}
-    autoscale = {
-        "window_steps": [],
-        "window_weights": [],
-        "final_weights": None,
-        "switch_step": switch,
-        "config": {"window": 1, "gamma": 0.5},
-    }
-    return RunRecord(
-        {
-            "config": {"method": method, "seed": seed, "method_options": options, "metrics_every": 1},
-            "tasks": {t: tasks[t] for t in test},
-            "final": final,
-            "median_step_time_s": step_s,
-            "steps": {"time_s": [step_s] * 10},
-            "metrics": metrics or {},
-            "method": {} if switch is None else autoscale,
-        }
-    )
 
 
 def stl_records(a=50.0, b=2.0, seeds=(0,)):
