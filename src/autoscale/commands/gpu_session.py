@@ -44,7 +44,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from autoscale.experiments.plans import ablation_groups, main_groups
+from autoscale.experiments.plans import EXTRA_METHODS, ablation_groups, main_groups
 from autoscale.experiments.runs import run_stack
 from autoscale.experiments.store import RunStore, unique_configs
 from autoscale.methods import method_class
@@ -89,10 +89,18 @@ def needs_gramian(config: RunConfig) -> bool:
 
 
 def ordered_stacks(configs: list[RunConfig], max_size: int) -> list[list[RunConfig]]:
-    """Stacks cheapest first: fixed-weight and loss-based runs, then Gramian methods in small stacks."""
+    """Stacks cheapest first: fixed-weight and loss-based runs, then Gramian methods in small stacks,
+    AutoScale's first, then the paper's other methods, then the extra rows (a deadline that stops a
+    session cuts the runs the book needs least)."""
     cheap = [c for c in configs if not needs_gramian(c)]
     gramian = [c for c in configs if needs_gramian(c)]
-    return stack_groups(cheap, max_size) + stack_groups(gramian, min(max_size, GRAMIAN_STACK))
+    classes = (
+        [c for c in gramian if c.method == "autoscale"],
+        [c for c in gramian if c.method != "autoscale" and c.method not in EXTRA_METHODS],
+        [c for c in gramian if c.method in EXTRA_METHODS],
+    )
+    size = min(max_size, GRAMIAN_STACK)
+    return stack_groups(cheap, max_size) + [s for group in classes for s in stack_groups(group, size)]
 
 
 class GpuMonitor:
