@@ -164,10 +164,12 @@ def test_the_gpu_session_script_packages_records_that_import(tmp_path: Path, res
         assert imported is not None and imported["git_commit"] == "abc123"
         assert target.path(config).read_bytes() == produced.path(config).read_bytes()
     assert set(target.manifest("smoke")) == set(produced.manifest("smoke"))
-    (tmp_path / "sessions").mkdir()
-    (out / "session.json").rename(tmp_path / "sessions" / "s1.json")
-    table = gpu_session.session_table(gpu_session.session_files(tmp_path / "sessions"))
-    row = table.loc[("s1", 1)]
+    kept = list((target.root / "smoke" / "gpu_sessions").glob("*.json"))
+    assert len(kept) == 1 and kept[0].read_bytes() == (out / "session.json").read_bytes()
+    assert import_session(target, out) == 0, "importing the same folder twice"
+    assert list((target.root / "smoke" / "gpu_sessions").glob("*.json")) == kept
+    table = gpu_session.session_table(gpu_session.session_files(kept[0].parent))
+    row = table.loc[(kept[0].stem, 1)]
     assert row["status"] == "done" and row["runs trained"] == len(configs) and row["runs left"] == 0
 
 

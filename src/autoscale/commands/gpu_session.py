@@ -144,14 +144,11 @@ def package(store: RunStore, out: Path, profiles: list[str]) -> list[str]:
     per benchmark keeps each file under the 16 MiB a GPU machine returns (records are 50-300 KB)."""
     names = []
     for profile in profiles:
-        folder = store.root / profile
-        if not folder.is_dir():
-            continue
-        for bench_dir in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "bench"):
-            files = sorted(bench_dir.glob("*.json"))
-            if not files:
-                continue
-            name = f"records-{profile}-{bench_dir.name}.tar.gz"
+        by_benchmark: dict[str, list[Path]] = {}
+        for path in store.record_paths(profile):
+            by_benchmark.setdefault(path.parent.name, []).append(path)
+        for benchmark, files in sorted(by_benchmark.items()):
+            name = f"records-{profile}-{benchmark}.tar.gz"
             tmp = out / f".{name}.tmp"
             with tarfile.open(tmp, "w:gz") as tar:
                 for path in files:

@@ -8,10 +8,12 @@ of a complete store trains nothing and loads no trainer.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import sys
 import tarfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 from autoscale.commands.cli import download_command
@@ -20,6 +22,8 @@ from autoscale.experiments.profiles import PROFILE_SETTINGS
 from autoscale.experiments.record_status import default_profile, store_status
 from autoscale.experiments.records import RecordProblem, now
 from autoscale.experiments.store import RunStore
+from autoscale.training.datasets import DATASETS
+from autoscale.training.files import atomic_write_bytes
 
 
 def absent_real_data() -> list[str]:
@@ -127,7 +131,8 @@ def clear(store: RunStore, profile: str) -> int:
 def import_session(store: RunStore, folder: Path) -> int:
     """Add the records of a GPU session's tarballs (``records-<profile>-<benchmark>.tar.gz``) to the
     store: each file is checked (it decodes and holds the run its name says) before it is saved, and
-    the profiles' manifests are updated. Records already present are replaced by the imported ones."""
+    the profiles' manifests are updated. Records already present are replaced by the imported ones.
+    The session's summary (``session.json``) is kept as ``<profile>/gpu_sessions/<date>-<n>.json``."""
     tarballs = sorted(folder.glob("records-*.tar.gz"))
     if not tarballs:
         print(f"error: no records-*.tar.gz in {folder}; pass the folder the GPU session wrote", file=sys.stderr)
@@ -137,6 +142,8 @@ def import_session(store: RunStore, folder: Path) -> int:
         with tarfile.open(tarball) as tar:
             for member in tar.getmembers():
                 parts = Path(member.name).parts
+                if len(parts) == 3 and parts[1] not in DATASETS.names():
+                    continue  # an older session packed its profile's side folders (gpu_sessions/) too
                 if not member.isfile() or len(parts) != 3 or ".." in parts or not member.name.endswith(".json"):
                     print(
                         f"error: {tarball.name} holds {member.name!r}, not <profile>/<benchmark>/<hash>.json",
@@ -154,7 +161,28 @@ def import_session(store: RunStore, folder: Path) -> int:
                 imported[parts[0]] = imported.get(parts[0], 0) + 1
     for profile, count in sorted(imported.items()):
         print(f"imported {count} record(s) into {store.root / profile} (manifest updated)")
+    summary = folder / "session.json"
+    if summary.is_file():
+        print(f"session summary saved as {keep_session_summary(store, summary)}")
     return 0
+
+
+def keep_session_summary(store: RunStore, summary: Path) -> Path:
+    """Save a GPU session's ``session.json`` beside its profile's records, as
+    ``gpu_sessions/<today>-<n>.json`` (the runtime chapter's table of sessions reads them); a summary
+    already kept there is not kept twice."""
+    data = summary.read_bytes()
+    profile = "smoke" if json.loads(data).get("tiny") else "full"
+    directory = store.root / profile / "gpu_sessions"
+    directory.mkdir(parents=True, exist_ok=True)
+    for kept in sorted(directory.glob("*.json")):
+        if kept.read_bytes() == data:
+            return kept
+    day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    number = 1 + sum(1 for _ in directory.glob(f"{day}-*.json"))
+    target = directory / f"{day}-{number}.json"
+    atomic_write_bytes(target, data)
+    return target
 
 
 def records_command(args: argparse.Namespace) -> int:
