@@ -30,7 +30,6 @@ from autoscale.book.verdict import (
     alpha_verdict,
     default_is_best,
     load_paper_claims,
-    resolved,
 )
 from autoscale.experiments.plans import ABLATIONS, ablation_configs, autoscale_options, main_configs
 from autoscale.experiments.run_record import AutoScaleTrace
@@ -155,42 +154,43 @@ def test_predictor_curves_match_the_method():
     assert np.allclose(follow[1][0], [0.95, 1.05])  # the line at the switch, step 60
 
 
-def test_noise_rule_and_combination():
-    assert resolved(1.0, 0.2, 1, 1) is True  # threshold 2·0.2·√2 ≈ 0.57
-    assert resolved(0.5, 0.2, 1, 1) is False
-    assert resolved(0.5, 0.2, 3, 3) is True  # threshold ≈ 0.33
-    assert resolved(0.5, float("nan"), 1, 1) is None
+def test_combination_of_per_benchmark_outcomes():
     assert _combine([REPLICATED, REPLICATED]) == REPLICATED
     assert _combine([REPLICATED, NOT]) == PARTLY
     assert _combine([NOT, INCONCLUSIVE]) == NOT
     assert _combine([INCONCLUSIVE]) == INCONCLUSIVE
 
 
-def test_default_is_best_uses_the_noise_yardstick():
-    stl = stl_records()
+def seeded_rows(values, per_value):
+    """Ablation rows over seeds 0-2: task a's test metric per seed (Δm = 50 - a against the stl
+    baseline of stl_records; task b stays at its baseline)."""
+    return {
+        value: [record("autoscale", s, test={"a": a, "b": 2.0}) for s, a in enumerate(per_seed)]
+        for value, per_seed in zip(values, per_value, strict=True)
+    }
+
+
+def test_default_is_best_is_judged_on_paired_intervals():
+    stl = stl_records(seeds=(0, 1, 2))
     values = ABLATIONS["cost"].values  # condition, equal_loss, equal_grad (the default)
-    rows = {
-        value: [record("autoscale", test={"a": a, "b": 2.0})]
-        for value, a in zip(values, (52.0, 50.0, 51.0), strict=True)
-    }
+    # Δm per seed: Low cond. (-2, -2.1, -1.9), Equal |l| 0, Equal |g| (-1, -1, -1): the default is
+    # behind the best by (1, 1.1, 0.9): mean 1, s = 0.1, t(0.975, 2) = 4.3027, half-width 0.248.
+    rows = seeded_rows(values, [(52.0, 52.1, 51.9), (50.0, 50.0, 50.0), (51.0, 51.0, 51.0)])
     ablation = {"bench": AblationResults("cost", "bench", rows, stl)}
-    # Δm: Low cond. -2, Equal |l| 0, Equal |g| -1: the default is 1 behind the best
-    evidence, verdict = default_is_best(ablation, {"bench": 0.2})
-    assert verdict == NOT and evidence == "bench: best Low cond., Equal |g| +1.00 Δm behind (beyond noise)"
-    _, verdict = default_is_best(ablation, {"bench": 1.0})
-    assert verdict == INCONCLUSIVE
-    _, verdict = default_is_best(ablation, {})
-    assert verdict == INCONCLUSIVE
-    # Default best by 1 Δm over the runner-up: "the best" only where that margin is resolved.
-    rows = {
-        value: [record("autoscale", test={"a": a, "b": 2.0})]
-        for value, a in zip(values, (51.0, 50.0, 52.0), strict=True)
-    }
-    ablation = {"bench": AblationResults("cost", "bench", rows, stl)}
-    evidence, verdict = default_is_best(ablation, {"bench": 0.2})
-    assert verdict == REPLICATED and "runner-up Low cond." in evidence
-    _, verdict = default_is_best(ablation, {"bench": 1.0})
-    assert verdict == INCONCLUSIVE
+    evidence, verdict = default_is_best(ablation)
+    assert verdict == NOT
+    assert evidence == "bench: best Low cond.; default Equal |g| − best +1.00 [+0.75, +1.25] (3 seeds)"
+    # The same mean gap with seed-to-seed differences (1, -0.5, 2.5): the interval holds 0.
+    rows = seeded_rows(values, [(52.0, 50.5, 53.5), (50.0, 50.0, 50.0), (51.0, 51.0, 51.0)])
+    assert default_is_best({"bench": AblationResults("cost", "bench", rows, stl)})[1] == INCONCLUSIVE
+    # One seed: no interval, nothing resolved.
+    one = {v: runs[:1] for v, runs in rows.items()}
+    evidence, verdict = default_is_best({"bench": AblationResults("cost", "bench", one, stl)})
+    assert verdict == INCONCLUSIVE and "(1 seed, no interval)" in evidence
+    # Default best, the runner-up resolved behind it: replicated.
+    rows = seeded_rows(values, [(51.0, 51.1, 50.9), (50.0, 50.0, 50.0), (52.0, 52.0, 52.0)])
+    evidence, verdict = default_is_best({"bench": AblationResults("cost", "bench", rows, stl)})
+    assert verdict == REPLICATED and "runner-up Low cond. − default +1.00 [+0.75, +1.25]" in evidence
 
 
 def test_alpha_rows_are_keyed_by_alpha_and_judged_against_the_default():
@@ -201,12 +201,12 @@ def test_alpha_rows_are_keyed_by_alpha_and_judged_against_the_default():
     step_s = {0.05: 0.008, 0.1: 0.009, 0.2: 0.01, 0.3: 0.011, 0.5: 0.015, 1.0: 0.02}
     rows = {v: [record("autoscale", test={"a": a[v], "b": 2.0}, step_s=step_s[v])] for v in ABLATIONS["alpha"].values}
     ablation = {"bench": AblationResults("alpha", "bench", rows, stl)}
-    evidence, verdict = alpha_verdict(ablation, {"bench": 0.2})
+    evidence, verdict = alpha_verdict(ablation)
     assert verdict == REPLICATED
     assert evidence == "bench: best 0.2; bench: time ×(α=0.2) at α=0.5 1.50, α=1 2.00"
     # Cheaper longer explorations: the claim's cost half fails, its quality half holds.
     rows[1.0] = [record("autoscale", test={"a": 50.0, "b": 2.0}, step_s=0.005)]
-    assert alpha_verdict(ablation, {"bench": 0.2})[1] == PARTLY
+    assert alpha_verdict(ablation)[1] == PARTLY
 
 
 def test_every_cited_claim_has_a_rule():

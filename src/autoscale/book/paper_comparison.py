@@ -197,14 +197,16 @@ def gap_table(paper: Mapping[str, pd.Series], ours: Mapping[str, pd.Series]) -> 
     return pd.DataFrame(rows).set_index(["source", "benchmark"])
 
 
-def main_gaps(main: Mapping[str, MainResults], noise: Mapping[str, float] | None = None) -> pd.DataFrame:
+def main_gaps(main: Mapping[str, MainResults]) -> pd.DataFrame:
     """Tables 1 and 2 reduced to what carries over between benchmarks, one row per benchmark (the
     paper's three, then ours): AutoScale's rank by Δm among the multi-task rows, how many of the
-    MTOs have a higher Δm, its Δm gaps to the searched weights and to unitary LS, and the best row.
-    ``noise`` (our seed σ of Δm per benchmark) adds a column; the paper reports none."""
+    MTOs have a higher Δm, its Δm gaps to the searched weights and to unitary LS, and the best row;
+    for ours also both gaps paired over seeds with their 95% t intervals (the paper prints means only)."""
     table = gap_table(_paper_delta_m(), _our_delta_m(main))
-    if noise is not None:
-        table["seed σ of Δm"] = [noise.get(b, np.nan) if s == "ours" else np.nan for s, b in table.index]
+    for other in ("searched", "unitary"):
+        table[f"paired: AutoScale − {other}"] = [
+            main[b].paired("autoscale", other).text() if source == "ours" else "" for source, b in table.index
+        ]
     return table
 
 

@@ -24,11 +24,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from autoscale.book.paired import PairedDifference, paired_difference
 from autoscale.book.study import CLAIM_TEXT, STUDY_METRICS, Sweep, by_weight_set, run_average
 from autoscale.evaluate import delta_m, directions, results_table, single_task_baseline
 from autoscale.experiments.plans import (
     ABLATION_BENCHMARKS,
     ABLATIONS,
+    MAIN_METHODS,
     TABLE_METHODS,
     Ablation,
     ablation_groups,
@@ -290,6 +292,16 @@ def signature_table(autoscale_records: Sequence[RunRecord], ls_records: Sequence
     return pd.DataFrame(rows).set_index("metric")
 
 
+def delta_m_by_seed(records: Sequence[RunRecord], stl_records: Sequence[RunRecord]) -> dict[int, float]:
+    """Test Δm of each run against the single-task baseline (mean over its seeds), keyed by seed."""
+    baseline = single_task_baseline(r.data for r in stl_records)
+    higher = directions(r.data for r in stl_records)
+    by_seed = {r.seed: delta_m(r.metrics(), baseline, higher) for r in records}
+    if len(by_seed) != len(records):
+        raise ValueError(f"two runs of one row share a seed: seeds {[r.seed for r in records]}")
+    return by_seed
+
+
 @dataclass
 class MainResults(Sweep):
     """Everything one benchmark's main table needs: the LS sweep (for the searched weights and the
@@ -319,6 +331,30 @@ class MainResults(Sweep):
     def records(self) -> list[RunRecord]:
         return [*self.ls, *self.stl, *(r for runs in self.methods.values() for r in runs)]
 
+    def paired(self, a: str, b: str) -> PairedDifference:
+        """Δm(row a) - Δm(row b) paired over seeds (rows as :meth:`groups`; negative: a is better)."""
+        rows = self.groups()
+        return paired_difference(delta_m_by_seed(rows[a], self.stl), delta_m_by_seed(rows[b], self.stl))
+
+    def paired_table(self, row: str = "autoscale") -> pd.DataFrame:
+        """``row`` against every other multi-task row: the paired Δm difference, its interval and
+        its sign (-1: ``row`` better beyond the interval, +1 worse, 0 unresolved)."""
+        out = []
+        for other in self.groups():
+            if other != row:
+                d = self.paired(row, other)
+                out.append(
+                    {
+                        "against": other,
+                        "Δm difference": d.mean,
+                        "low": d.low,
+                        "high": d.high,
+                        "seeds": d.n,
+                        "sign": d.sign,
+                    }
+                )
+        return pd.DataFrame(out).set_index("against")
+
 
 def run_main_results(
     benchmarks: Sequence[str],
@@ -340,6 +376,22 @@ def run_main_results(
         )
         for b, plan in plans.items()
     }
+
+
+def stored_main_results(
+    benchmark: str, profile: str, device: str, store: RunStore | None = None, methods: Sequence[str] = MAIN_METHODS
+) -> MainResults | None:
+    """One benchmark's main results at ``profile`` from the store alone (nothing is trained), or
+    None unless every run is there: lets a page built at one profile read another's committed runs."""
+    store = store or RunStore()
+    records = {}
+    for key, configs in main_groups([benchmark], profile, device, methods).items():
+        loaded = [store.load(c) for c in configs]
+        if any(r is None for r in loaded):
+            return None
+        records[key[1]] = run_records(loaded)  # type: ignore[arg-type]
+    plan = ls_sweep_plan(benchmark, profile, device=device)
+    return MainResults(plan, records["ls"], records["stl"], {m: records[m] for m in methods})
 
 
 @dataclass
@@ -371,10 +423,17 @@ class AblationResults:
         tasks = [t for r in self.stl for t in r.task_names]
         view = display_table(table, tasks, label=self.ablation.label)
         view["time ×default"] = (table["train time (s)"] / table.loc[self.default, "train time (s)"]).to_numpy()
+        view["Δm − default, paired"] = [
+            "" if value == self.default else self.paired(value, self.default).text() for value in table.index
+        ]
         return view.drop(columns=["step time ×LS"])
 
     def records(self) -> list[RunRecord]:
         return [*self.stl, *(r for runs in self.rows.values() for r in runs)]
+
+    def paired(self, a: Any, b: Any) -> PairedDifference:
+        """Δm(value a) - Δm(value b) paired over seeds (negative: a is better)."""
+        return paired_difference(delta_m_by_seed(self.rows[a], self.stl), delta_m_by_seed(self.rows[b], self.stl))
 
 
 def run_ablations(

@@ -3,26 +3,27 @@
 Tables 1-5 and 7 by :func:`autoscale.book.paper_comparison.paper_figures`), our evidence computed
 from run records, and replicated / partly / not replicated / inconclusive with the reason.
 
-Noise: differences between settings are judged against the seed-to-seed spread of Δm. For a
-benchmark with at least two seeds in its main results, σ is the median over the table's rows of
-the sample standard deviation (ddof = 1) of the per-seed Δm; a difference between a row of n_a
-seeds and one of n_b seeds is resolved when it exceeds 2 σ √(1/n_a + 1/n_b) (about two standard
-errors of the difference). With one seed there is no σ, and only orderings are reported.
+Every "A vs B" judgement is paired over seeds (:mod:`autoscale.book.paired`): the per-seed
+difference of test Δm with its 95% t interval over seeds. A difference is *resolved* when the
+interval excludes 0; with one seed there is no interval and nothing is resolved. Each benchmark is
+judged on the strongest evidence the caller passes (e.g. the committed ``full`` GPU runs where they
+are complete), and each row names it (:func:`evidence_label`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from autoscale.book.paired import PairedDifference
 from autoscale.book.paper_comparison import mean_rank, our_step_ratios, paper_figures, paper_step_ranges
+from autoscale.book.provenance import provenance
 from autoscale.book.results import AblationResults, MainResults, signature_table
-from autoscale.evaluate import delta_m, directions, single_task_baseline
 from autoscale.experiments.plans import ABLATIONS, EXTRA_METHODS, GRADIENT_METHODS
 from autoscale.experiments.run_record import RunRecord
 
@@ -40,26 +41,13 @@ def load_paper_claims() -> dict[str, Any]:
     return data
 
 
-def per_seed_delta_m(records: list[RunRecord], stl_records: list[RunRecord]) -> list[float]:
-    """Δm on test of each run against the single-task baseline (mean over seeds)."""
-    baseline = single_task_baseline(r.data for r in stl_records)
-    higher = directions(r.data for r in stl_records)
-    return [delta_m(r.metrics(), baseline, higher) for r in records]
-
-
-def seed_noise(main: MainResults) -> float:
-    """σ of the module docstring for one benchmark; nan with fewer than two seeds."""
-    stds = [
-        float(np.std(per_seed_delta_m(runs, main.stl), ddof=1)) for runs in main.groups().values() if len(runs) >= 2
-    ]
-    return float(np.median(stds)) if stds else float("nan")
-
-
-def resolved(difference: float, sigma: float, n_a: int, n_b: int) -> bool | None:
-    """Whether ``difference`` exceeds the noise threshold; None when σ is unknown."""
-    if not np.isfinite(sigma):
-        return None
-    return bool(abs(difference) > 2 * sigma * np.sqrt(1 / n_a + 1 / n_b))
+def evidence_label(records: Iterable[RunRecord]) -> str:
+    """Which evidence a benchmark's judgement reads: profile, device, seeds, and how many of its
+    runs are stale (trained by other code; :attr:`RunRecord.is_stale`)."""
+    runs = list({r.config_hash or id(r.data): r for r in records}.values())
+    p = provenance(runs)
+    stale = f"; {p['stale']}" if p["stale"] != "none stale" else ""
+    return f"profile {p['profile']} on {p['device']}, seeds {p['seeds']}{stale}"
 
 
 def _combine(outcomes: list[str]) -> str:
@@ -83,14 +71,18 @@ def paper_column(claim: Mapping[str, Any]) -> str:
     return f"{figures}. {note}" if figures and note else (figures or note)
 
 
-def _row(claims: Mapping[str, Any], claim_id: str, evidence: str, verdict: str, why: str) -> dict[str, str]:
+def _row(
+    claims: Mapping[str, Any], claim_id: str, evidence: str, verdict: str, why: str, change: str, sources: str
+) -> dict[str, str]:
     claim = claims["by_id"][claim_id]
     return {
         "claim": f"{claim['claim']} ({claim['where']})",
         "paper's numbers": paper_column(claim),
         "our evidence": evidence,
+        "evidence read": sources,
         "verdict": verdict,
         "why": why,
+        "what would change this verdict": change,
     }
 
 
@@ -118,34 +110,53 @@ def signature_verdict(correlations: pd.DataFrame, uninformative: bool) -> tuple[
 
 
 def beats_mtos(main: Mapping[str, MainResults]) -> tuple[str, str]:
+    """Per benchmark, AutoScale against each of the paper's MTOs, paired: replicated where AutoScale
+    is resolved lower than more than half of them and resolved higher than none; not replicated
+    where it is resolved higher than at least half; inconclusive where nothing is resolved."""
     parts, outcomes = [], []
     for b, res in main.items():
-        table = res.table()
         mtos = [m for m in res.methods if m not in ("unitary", "autoscale", *EXTRA_METHODS)]
-        worse = int((table.loc[mtos, "Δm"] > table.loc["autoscale", "Δm"]).sum())
-        parts.append(f"{b}: {worse}/{len(mtos)} MTOs have higher Δm")
-        outcomes.append(REPLICATED if worse > len(mtos) / 2 else NOT)
+        diffs = {m: res.paired("autoscale", m) for m in mtos}
+        lower = sum(d.sign == -1 for d in diffs.values())
+        higher = sum(d.sign == 1 for d in diffs.values())
+        mean_lower = sum(d.mean < 0 for d in diffs.values())
+        n = len(mtos)
+        seeds = min(d.n for d in diffs.values())
+        parts.append(
+            f"{b}: AutoScale's Δm lower than {mean_lower}/{n} MTOs on the mean; resolved lower than {lower}, "
+            f"resolved higher than {higher} ({seeds} paired seeds)"
+        )
+        if lower > n / 2 and higher == 0:
+            outcomes.append(REPLICATED)
+        elif higher >= n / 2:
+            outcomes.append(NOT)
+        elif lower == higher == 0:
+            outcomes.append(INCONCLUSIVE)
+        else:
+            outcomes.append(PARTLY)
     return "; ".join(parts), _combine(outcomes)
 
 
 def near_searched(main: Mapping[str, MainResults]) -> tuple[str, str]:
-    """Close = AutoScale's test Δm within noise of the searched weights' or better than at least
-    75% of the sweep's weight sets."""
+    """Close = AutoScale's Δm not resolved above the searched weights' (paired), or better than at
+    least 75% of the sweep's weight sets; not replicated where it is resolved above and worse than
+    half the weight sets."""
     parts, outcomes = [], []
     for b, res in main.items():
         table = res.table()
         _, selection = res.selection
         ours = table.loc["autoscale", "Δm"]
-        gap = ours - table.loc["searched", "Δm"]
+        d = res.paired("autoscale", "searched")
         share = float((selection["test Δm"] > ours).mean())
-        n_ours, n_searched = int(table.loc["autoscale", "seeds"]), int(table.loc["searched", "seeds"])
-        beyond = resolved(gap, seed_noise(res), n_ours, n_searched)
-        close = gap <= 0 or beyond is False or share >= 0.75
-        noise = "" if beyond is None else (" (within noise)" if not beyond else " (beyond noise)")
         parts.append(
-            f"{b}: Δm gap to searched {gap:+.2f}{noise}, better than {share:.0%} of {len(selection)} weight sets"
+            f"{b}: Δm AutoScale − searched {d.text()}, better than {share:.0%} of {len(selection)} weight sets"
         )
-        outcomes.append(REPLICATED if close else (NOT if beyond or share < 0.5 else INCONCLUSIVE))
+        if d.sign is None:
+            outcomes.append(INCONCLUSIVE)
+        elif d.sign <= 0 or share >= 0.75:
+            outcomes.append(REPLICATED)
+        else:
+            outcomes.append(NOT if share < 0.5 else PARTLY)
     return "; ".join(parts), _combine(outcomes)
 
 
@@ -183,62 +194,50 @@ def step_time(bench: Mapping[str, Any], main: Mapping[str, MainResults]) -> tupl
 # -- ablations --------------------------------------------------------------------------------
 
 
-NOISE_NOTE = {None: "one seed, no noise estimate", True: "beyond noise", False: "within noise"}
+def _best_and_gap(res: AblationResults) -> tuple[Any, PairedDifference | None]:
+    """The row with the lowest mean Δm and, if that is not the default, Δm(default) - Δm(best) paired."""
+    best = res.table()["Δm"].idxmin()
+    return best, None if best == res.default else res.paired(res.default, best)
 
 
-def _default_gap(res: AblationResults, sigma: float) -> tuple[float, bool | None, Any, Any]:
-    """Gap of the default row's Δm to the best row, whether it is resolved, and both rows' values."""
-    table = res.table()
-    best = table["Δm"].idxmin()
-    default = res.default
-    gap = float(table.loc[default, "Δm"] - table.loc[best, "Δm"])
-    return gap, resolved(gap, sigma, int(table.loc[default, "seeds"]), int(table.loc[best, "seeds"])), best, default
-
-
-def default_is_best(ablation: Mapping[str, AblationResults], noise: Mapping[str, float]) -> tuple[str, str]:
-    """A claim that the default is *the* best: replicated where the default has the lowest Δm and
-    the runner-up is behind beyond noise, not replicated where the default is behind the best
-    beyond noise, inconclusive where the gap either way is within noise (or σ is unknown)."""
+def default_is_best(ablation: Mapping[str, AblationResults]) -> tuple[str, str]:
+    """A claim that the default is *the* best: replicated where the default has the lowest mean Δm
+    and is resolved below the runner-up (paired), not replicated where the best row is resolved
+    below the default, inconclusive where the interval holds 0 (or there is one seed)."""
     parts, outcomes = [], []
     for b, res in ablation.items():
-        sigma = noise.get(b, float("nan"))
-        gap, beyond, best, default = _default_gap(res, sigma)
         label = res.ablation.label
-        if best == default:
-            table = res.table()
-            runner_up = table["Δm"].drop(index=default).idxmin()
-            margin = float(table.loc[runner_up, "Δm"] - table.loc[default, "Δm"])
-            n_default, n_runner = int(table.loc[default, "seeds"]), int(table.loc[runner_up, "seeds"])
-            beyond = resolved(margin, sigma, n_default, n_runner)
-            parts.append(
-                f"{b}: {label(default)} best, runner-up {label(runner_up)} {margin:+.2f} Δm behind "
-                f"({NOISE_NOTE[beyond]})"
-            )
-            outcomes.append(REPLICATED if beyond else INCONCLUSIVE)
+        best, gap = _best_and_gap(res)
+        if gap is None:
+            runner_up = res.table()["Δm"].drop(index=res.default).idxmin()
+            margin = res.paired(runner_up, res.default)
+            parts.append(f"{b}: {label(best)} best; runner-up {label(runner_up)} − default {margin.text()}")
+            outcomes.append(REPLICATED if margin.sign == 1 else INCONCLUSIVE)
             continue
-        parts.append(f"{b}: best {label(best)}, {label(default)} {gap:+.2f} Δm behind ({NOISE_NOTE[beyond]})")
-        outcomes.append(NOT if beyond else INCONCLUSIVE)
+        parts.append(f"{b}: best {label(best)}; default {label(res.default)} − best {gap.text()}")
+        outcomes.append(NOT if gap.sign == 1 else INCONCLUSIVE)
     return "; ".join(parts), _combine(outcomes)
 
 
-def default_among_best(ablation: Mapping[str, AblationResults], noise: Mapping[str, float]) -> tuple[str, str]:
-    """The default is the best or within noise of it (replicated), worse beyond noise (not)."""
+def default_among_best(ablation: Mapping[str, AblationResults]) -> tuple[str, str]:
+    """The default is the best or not resolved behind it (replicated), resolved behind it (not),
+    one seed (inconclusive)."""
     parts, outcomes = [], []
     for b, res in ablation.items():
-        gap, beyond, best, default = _default_gap(res, noise.get(b, float("nan")))
-        if best == default or beyond is False:
-            outcomes.append(REPLICATED)
-        else:
-            outcomes.append(NOT if beyond else INCONCLUSIVE)
         label = res.ablation.label
-        behind = "" if best == default else f", {label(default)} {gap:+.2f} Δm behind ({NOISE_NOTE[beyond]})"
-        parts.append(f"{b}: best {label(best)}{behind}")
+        best, gap = _best_and_gap(res)
+        if gap is None:
+            outcomes.append(REPLICATED)
+            parts.append(f"{b}: best {label(best)}")
+            continue
+        outcomes.append({None: INCONCLUSIVE, 1: NOT}.get(gap.sign, REPLICATED))
+        parts.append(f"{b}: best {label(best)}; default {label(res.default)} − best {gap.text()}")
     return "; ".join(parts), _combine(outcomes)
 
 
-def alpha_verdict(ablation: Mapping[str, AblationResults], noise: Mapping[str, float]) -> tuple[str, str]:
-    """The default α within noise of the best α and cheaper than the longer explorations (``LONG_ALPHAS``)."""
-    evidence, quality = default_among_best(ablation, noise)
+def alpha_verdict(ablation: Mapping[str, AblationResults]) -> tuple[str, str]:
+    """The default α not resolved behind the best α, and cheaper than the longer explorations (``LONG_ALPHAS``)."""
+    evidence, quality = default_among_best(ablation)
     cheaper = []
     for b, res in ablation.items():
         table = res.table()
@@ -250,12 +249,12 @@ def alpha_verdict(ablation: Mapping[str, AblationResults], noise: Mapping[str, f
     return evidence, quality
 
 
-def predictor_verdict(ablation: Mapping[str, AblationResults], noise: Mapping[str, float]) -> tuple[str, str]:
+def predictor_verdict(ablation: Mapping[str, AblationResults]) -> tuple[str, str]:
     """The default predictor (L.E.) has the lowest MR across benchmarks (replicated); else as
     :func:`default_is_best`. MR as in the paper's Table 5: each predictor's rank of Δm on every
     benchmark, averaged over benchmarks (:func:`autoscale.book.paper_comparison.mean_rank`)."""
     ranks = mean_rank({b: res.table()["Δm"] for b, res in ablation.items()})
-    evidence, per_benchmark = default_is_best(ablation, noise)
+    evidence, per_benchmark = default_is_best(ablation)
     predictor = ABLATIONS["predictor"]
     evidence += "; MR (rank of Δm) across benchmarks: " + ", ".join(
         f"{predictor.label(k)} {v:.2f}" for k, v in ranks.sort_values().items()
@@ -293,29 +292,32 @@ def _why() -> dict[str, str]:
         ),
         "uninformative": "replicated where no significant relation is found for every benchmark",
         "beats_mtos": (
-            "replicated on a benchmark when AutoScale's mean Δm is lower than that of more than half of the MTOs"
+            "paired Δm differences: replicated on a benchmark where AutoScale is resolved lower than more than half "
+            "of the MTOs and resolved higher than none; not replicated where resolved higher than half or more"
         ),
         "near_searched": (
-            "close when AutoScale's Δm is at most the searched weights' plus noise, or better than 75% of the "
-            "sweep's weight sets"
+            "close when the paired Δm difference to the searched weights is not resolved above 0, or AutoScale is "
+            "better than 75% of the sweep's weight sets"
         ),
         "step_time": (
             "replicated if AutoScale is cheaper than every gradient-manipulating MTO and both ratios fall in the "
             "paper's ranges (Table 7, lowest to highest over its three datasets); partly if only the ordering holds"
         ),
-        "alpha": (f"replicated if α = {alpha.default:g} is within noise of the best α and cheaper than α = {longer}"),
+        "alpha": (
+            f"replicated if α = {alpha.default:g} is not resolved behind the best α (paired) and is cheaper than "
+            f"α = {longer}"
+        ),
         "explore": (
-            f"replicated if {explore.label(explore.default)} is the best exploration method or within noise of it "
-            "on every benchmark"
+            f"replicated if {explore.label(explore.default)} is the best exploration method or not resolved behind "
+            "it (paired) on every benchmark"
         ),
         "cost": (
-            f"replicated if {cost.label(cost.default)} has the lowest Δm on every benchmark with the runner-up "
-            "behind beyond noise; inconclusive where the gap to the best or to the runner-up is within noise"
+            f"replicated if {cost.label(cost.default)} has the lowest Δm on every benchmark and is resolved below "
+            "the runner-up (paired); inconclusive where the interval to the best or to the runner-up holds 0"
         ),
         "predictor": (
             f"replicated if {predictor.label(predictor.default)} has the lowest MR (mean rank of Δm, Table 5) "
-            "across benchmarks and is "
-            "resolved best on some; inconclusive where every gap is within noise"
+            "across benchmarks and is resolved best on some; inconclusive where every interval holds 0"
         ),
         "trajectories": (
             "replicated if, after the switch, AutoScale beats the median LS weight set on all four signature "
@@ -325,6 +327,31 @@ def _why() -> dict[str, str]:
 
 
 WHY = _why()
+# Claims judged on the main results, and on the ablations.
+MAIN_CLAIMS = ("signature", "uninformative", "beats_mtos", "near_searched", "trajectories")
+MORE_SEEDS = "more seeds (the interval's half-width is t·s/√n: 2.5 s at 3 seeds, 0.7 s at 10)"
+
+
+def what_would_change(
+    claim_id: str, verdict: str, main: Mapping[str, MainResults], ablations: Mapping[str, AblationResults]
+) -> str:
+    """A short line on the evidence that could move this verdict, where the evidence is thin: the
+    benchmarks judged on the small cpu runs only, the benchmarks an ablation did not run on, and
+    more seeds where intervals hold 0."""
+    if claim_id == "step_time":
+        return ""
+    changes = []
+    if claim_id in MAIN_CLAIMS:
+        small = [b for b, res in main.items() if res.plan.profile in ("smoke", "cpu")]
+        if small:
+            changes.append("the full-profile runs of " + ", ".join(small) + " (GPU session, tier 2)")
+    else:
+        missing = [b for b in main if b not in ablations]
+        if missing:
+            changes.append("this ablation on " + ", ".join(missing) + " (full profile, GPU session tier 3)")
+    if verdict in (INCONCLUSIVE, PARTLY) and claim_id not in ("signature", "uninformative", "trajectories"):
+        changes.append(MORE_SEEDS)
+    return "; ".join(changes)
 
 
 def verdict_table(
@@ -334,26 +361,33 @@ def verdict_table(
     bench: Mapping[str, Any] | None,
 ) -> pd.DataFrame:
     """One row per claim of the reference file, in its order: the claim with its place in the paper,
-    the paper's numbers (:func:`paper_column`), our evidence, the verdict and its rule."""
+    the paper's numbers (:func:`paper_column`), our evidence, which runs it read per benchmark
+    (:func:`evidence_label`), the verdict, its rule, and what would change it (:func:`what_would_change`)."""
     claims = load_paper_claims()
-    noise = {b: seed_noise(res) for b, res in main.items()}
     evidence: dict[str, Callable[[], tuple[str, str]]] = {
         "signature": lambda: signature_verdict(correlations, uninformative=False),
         "uninformative": lambda: signature_verdict(correlations, uninformative=True),
         "beats_mtos": lambda: beats_mtos(main),
         "near_searched": lambda: near_searched(main),
         "step_time": lambda: step_time(bench, main) if bench else ("no benchmark file", INCONCLUSIVE),
-        "alpha": lambda: alpha_verdict(ablations["alpha"], noise),
-        "explore": lambda: default_among_best(ablations["explore"], noise),
-        "cost": lambda: default_is_best(ablations["cost"], noise),
-        "predictor": lambda: predictor_verdict(ablations["predictor"], noise),
+        "alpha": lambda: alpha_verdict(ablations["alpha"]),
+        "explore": lambda: default_among_best(ablations["explore"]),
+        "cost": lambda: default_is_best(ablations["cost"]),
+        "predictor": lambda: predictor_verdict(ablations["predictor"]),
         "trajectories": lambda: trajectories(main),
     }
+    main_sources = "; ".join(f"{b}: {evidence_label(res.records())}" for b, res in main.items())
     rows = []
     for claim in claims["claims"]:
-        if claim["id"] in ABLATIONS and not ablations.get(claim["id"]):
-            rows.append(_row(claims, claim["id"], "not run at this profile", INCONCLUSIVE, WHY[claim["id"]]))
-            continue
-        text, verdict = evidence[claim["id"]]()
-        rows.append(_row(claims, claim["id"], text, verdict, WHY[claim["id"]]))
+        cid = claim["id"]
+        per = ablations.get(cid, {})
+        if cid in ABLATIONS:
+            sources = "; ".join(f"{b}: {evidence_label(res.records())}" for b, res in per.items()) or "none"
+        else:
+            sources = f"step-time benchmark on {bench['device']}" if cid == "step_time" and bench else main_sources
+        if cid in ABLATIONS and not per:
+            text, verdict = "not run at this profile", INCONCLUSIVE
+        else:
+            text, verdict = evidence[cid]()
+        rows.append(_row(claims, cid, text, verdict, WHY[cid], what_would_change(cid, verdict, main, per), sources))
     return pd.DataFrame(rows)
