@@ -191,7 +191,15 @@ def test_claims_file_cites_the_tables_and_the_verdict_shows_the_paper_numbers() 
 
 def test_verdict_table_has_the_paper_column_next_to_our_evidence() -> None:
     table = verdict_table({}, {}, pd.DataFrame(columns=["metric", "paper's claim", "verdict"]), None)
-    assert list(table.columns) == ["claim", "paper's numbers", "our evidence", "verdict", "why"]
+    assert list(table.columns) == [
+        "claim",
+        "paper's numbers",
+        "our evidence",
+        "evidence read",
+        "verdict",
+        "why",
+        "what would change this verdict",
+    ]
     explore = table[table["claim"].str.contains("Table 3")].iloc[0]
     assert explore["paper's numbers"].startswith("CityScapes: best FAMO (0.00), IMTL-G +0.10 Δm behind")
     assert explore["our evidence"] == "not run at this profile"

@@ -13,6 +13,7 @@ from helpers import record
 from autoscale.book.plots.results import predictor_curves
 from autoscale.book.results import (
     AblationResults,
+    MainResults,
     choose_searched_weights,
     display_table,
     main_table,
@@ -28,10 +29,13 @@ from autoscale.book.verdict import (
     WHY,
     _combine,
     alpha_verdict,
+    beats_mtos,
     default_is_best,
     load_paper_claims,
+    near_searched,
+    what_would_change,
 )
-from autoscale.experiments.plans import ABLATIONS, ablation_configs, autoscale_options, main_configs
+from autoscale.experiments.plans import ABLATIONS, SweepPlan, ablation_configs, autoscale_options, main_configs
 from autoscale.experiments.run_record import AutoScaleTrace
 from autoscale.experiments.store import config_hash
 
@@ -213,3 +217,48 @@ def test_every_cited_claim_has_a_rule():
     claims = load_paper_claims()
     assert claims["url"].startswith("https://arxiv.org/abs/2508.13979")
     assert set(claims["by_id"]) == set(WHY)
+
+
+def fake_main(autoscale_a, mto_a):
+    """Main results on the two-task fake benchmark over seeds 0-2 (Δm = 50 - a, task b at its
+    baseline): AutoScale and each MTO from task a per seed, unitary at the baseline, and an LS sweep
+    of (1, 1) at the baseline and (1.5, 0.5) at a = 52.5 (chosen on validation)."""
+    seeds = (0, 1, 2)
+    plan = SweepPlan("bench", "cpu", ["a", "b"], [[1.0, 1.0], [1.5, 0.5]], list(seeds), [], [])
+    ls = [record("linear", s, test={"a": 50.0, "b": 2.0}, weights=[1.0, 1.0]) for s in seeds]
+    ls += [record("linear", s, test={"a": 52.5, "b": 2.0}, weights=[1.5, 0.5]) for s in seeds]
+    methods = {
+        m: [record(m, s, test={"a": a, "b": 2.0}) for s, a in zip(seeds, per_seed, strict=True)]
+        for m, per_seed in {**mto_a, "unitary": (50.0,) * 3, "autoscale": autoscale_a}.items()
+    }
+    return {"bench": MainResults(plan, ls, stl_records(seeds=seeds), methods)}
+
+
+def test_beats_mtos_and_near_searched_are_judged_on_paired_intervals():
+    # AutoScale − UW = (-2, -2.1, -1.9) and − MGDA = (-1, -1.1, -0.9): resolved lower; − PCGrad =
+    # (1, -1.1, 0.6): the interval holds 0. Lower than 2 of 3, higher than none: replicated.
+    mtos = {"uw": (50.0,) * 3, "mgda": (51.0,) * 3, "pcgrad": (53.0, 51.0, 52.5)}
+    main = fake_main((52.0, 52.1, 51.9), mtos)
+    evidence, verdict = beats_mtos(main)
+    assert verdict == REPLICATED
+    assert evidence == (
+        "bench: AutoScale's Δm lower than 2/3 MTOs on the mean; resolved lower than 2, resolved higher than 0 "
+        "(3 paired seeds)"
+    )
+    # MGDA now resolved better than AutoScale: lower than 1, higher than 1 → partly.
+    main = fake_main((52.0, 52.1, 51.9), {**mtos, "mgda": (53.0, 53.1, 52.9)})
+    assert beats_mtos(main)[1] == PARTLY
+    # Searched = (1.5, 0.5) at Δm -2.5 on every seed; AutoScale − searched = (0.5, 0.4, 0.6): mean 0.5,
+    # half-width 4.3027 · 0.1 / √3 = 0.248, resolved above; better than 1 of the 2 weight sets: partly.
+    evidence, verdict = near_searched(main)
+    assert verdict == PARTLY
+    assert evidence == "bench: Δm AutoScale − searched +0.50 [+0.25, +0.75] (3 seeds), better than 50% of 2 weight sets"
+
+
+def test_what_would_change_names_the_thin_evidence():
+    main = fake_main((52.0, 52.1, 51.9), {"uw": (50.0,) * 3})
+    assert "full-profile runs of bench" in what_would_change("beats_mtos", REPLICATED, main, {})
+    assert "more seeds" in what_would_change("near_searched", INCONCLUSIVE, main, {})
+    assert "more seeds" not in what_would_change("near_searched", REPLICATED, main, {})
+    assert "this ablation on bench" in what_would_change("cost", INCONCLUSIVE, main, {})
+    assert what_would_change("step_time", NOT, main, {}) == ""

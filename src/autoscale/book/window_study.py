@@ -57,7 +57,7 @@ def prefix_predictions(record: RunRecord, counts: Sequence[int] | None = None) -
     at_step = trace.gamma * record.total_steps
     n_windows = len(trace.window_weights)
     tasks = record.task_names
-    rows = []
+    rows: list[dict] = []
     for n in counts or range(1, n_windows + 1):
         if not 1 <= n <= n_windows:
             raise ValueError(f"the run has {n_windows} windows; cannot predict from the first {n}")
@@ -72,7 +72,7 @@ def prefix_predictions(record: RunRecord, counts: Sequence[int] | None = None) -
                     "off": int((w == 0).sum()),
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["windows", "predictor", "seed", *tasks, "off"])
 
 
 def stable_from(predictions: pd.DataFrame, tasks: Sequence[str], tolerance: float = STABLE_TOLERANCE) -> pd.DataFrame:
@@ -88,12 +88,14 @@ def stable_from(predictions: pd.DataFrame, tasks: Sequence[str], tolerance: floa
         counts = group["windows"].to_numpy()
         first = counts[~later_far][0]
         rows.append({"predictor": name, "seed": seed, "stable from": int(first), "of": int(counts[-1])})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["predictor", "seed", "stable from", "of"])
 
 
 def switch_off_share(predictions: pd.DataFrame) -> pd.DataFrame:
     """Share of runs (seeds) whose prediction switches at least one task off, by window count
     (rows) and predictor (columns)."""
+    if predictions.empty:
+        return pd.DataFrame(columns=list(PREDICTOR_LABELS.values()), dtype=float)
     off = predictions.assign(any_off=predictions["off"] > 0)
     table = off.pivot_table(index="windows", columns="predictor", values="any_off", aggfunc="mean")
     return table[[p for p in PREDICTORS if p in table.columns]].rename(columns=PREDICTOR_LABELS)
@@ -123,11 +125,12 @@ def window_count_table(
             + ", ".join(f"{v:.2f}" for v in np.mean([r.autoscale.final_weights for r in runs], 0))
             + ")",
         }
-        predictions = pd.concat(
-            [prefix_predictions(r, [len(r.autoscale.window_weights)]) for r in runs], ignore_index=True
-        )
-        for name, share in switch_off_share(predictions).iloc[0].items():
-            row[f"off: {name}"] = share
+        # A run too short to close a window (αT < 1) predicts nothing: it trains with unit weights.
+        explored = [r for r in runs if len(r.autoscale.window_weights)]
+        predictions = [prefix_predictions(r, [len(r.autoscale.window_weights)]) for r in explored]
+        share = switch_off_share(pd.concat(predictions, ignore_index=True)) if predictions else None
+        for name in PREDICTOR_LABELS.values():
+            row[f"off: {name}"] = float(share[name].iloc[0]) if share is not None else np.nan
         rows.append(row)
     return pd.DataFrame(rows).set_index("τ")
 
@@ -181,3 +184,14 @@ def run_window_study(
         explore_all = next(run_records(runs) for key, runs in records.items() if key[:2] == (b, "explore_all"))
         out[b] = WindowStudy(b, autoscale_window(b, profile), by_tau, explore_all, run_records(records[b, "stl"]))
     return out
+
+
+def stored_prefixes(benchmark: str, profile: str, device: str, store: RunStore | None = None) -> pd.DataFrame | None:
+    """:func:`prefix_predictions` of the main table's AutoScale runs at ``profile`` read from the
+    store (nothing is trained), or None unless all are there. A prefix of n windows of an α = 0.2
+    run is an exploration of n τ steps, as for the α = 1 runs, up to the run's own count."""
+    store = store or RunStore()
+    loaded = [store.load(c) for c in main_configs(benchmark, profile, device, ["autoscale"])["autoscale"]]
+    if any(r is None for r in loaded):
+        return None
+    return pd.concat([prefix_predictions(r) for r in run_records(loaded)], ignore_index=True)  # type: ignore[arg-type]
