@@ -35,7 +35,15 @@ from autoscale.book.verdict import (
     near_searched,
     what_would_change,
 )
-from autoscale.experiments.plans import ABLATIONS, SweepPlan, ablation_configs, autoscale_options, main_configs
+from autoscale.experiments.plans import (
+    ABLATIONS,
+    SweepPlan,
+    ablation_configs,
+    autoscale_options,
+    autoscale_window,
+    main_configs,
+    window_study_configs,
+)
 from autoscale.experiments.run_record import AutoScaleTrace
 from autoscale.experiments.store import config_hash
 
@@ -262,3 +270,22 @@ def test_what_would_change_names_the_thin_evidence():
     assert "more seeds" not in what_would_change("near_searched", REPLICATED, main, {})
     assert "this ablation on bench" in what_would_change("cost", INCONCLUSIVE, main, {})
     assert what_would_change("step_time", NOT, main, {}) == ""
+
+
+@pytest.mark.parametrize(
+    ("profile", "steps"),
+    [("cpu", {"multimnist": 790, "scenes-street": 300}), ("full", {"multimnist": 5880, "scenes-street": 5000})],
+)
+def test_window_study_spans_three_to_fifty_windows_on_three_seeds(profile, steps):
+    # T per run: cpu 79 steps x 10 epochs (MultiMNIST), 75 x 4 (street); full 196 x 30 and 250 x 20.
+    for benchmark, total in steps.items():
+        groups = window_study_configs(benchmark, profile)
+        default = autoscale_window(benchmark, profile)
+        taus = [key[1] for key in groups if key[0] == "tau"]
+        windows = [math.floor(0.2 * total / tau) for tau in (*taus, default)]
+        assert min(windows) == 3 and max(windows) >= 50
+        assert default not in taus  # the default window is the main table's run
+        explore_all = groups["explore_all", default]
+        assert [c.method_options.get("alpha") for c in explore_all] == [1.0, 1.0, 1.0]
+        assert sorted(c.seed for c in explore_all) == [0, 1, 2]
+        assert all(len(configs) == 3 for configs in groups.values())

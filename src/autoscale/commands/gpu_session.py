@@ -13,7 +13,7 @@ the first incomplete tier:
 - tier 1: MultiMNIST at ``full`` (all 50k training images, 30 epochs): the 19-point LS sweep,
   single-task runs, every method of the main table and AutoScale (tau = 50), 3 seeds;
 - tier 2: both scene benchmarks at ``full`` (64x80, 5000 steps: AutoScale explores 20 windows);
-- tier 3: the ablations at ``full`` on every benchmark, 3 seeds;
+- tier 3: the ablations at ``full`` on every benchmark and the window-count study, 3 seeds;
 - tier 4: the ``gpuday`` main table on the scenes (dilated ResNet-18 at 128x160).
 
 Runs train in stacks (:mod:`autoscale.training.stacked`). A stack stops after the first epoch that ends
@@ -44,7 +44,13 @@ from typing import Any
 import pandas as pd
 import torch
 
-from autoscale.experiments.plans import EXTRA_METHODS, ablation_groups, main_groups
+from autoscale.experiments.plans import (
+    EXTRA_METHODS,
+    WINDOW_STUDY_BENCHMARKS,
+    ablation_groups,
+    main_groups,
+    window_study_configs,
+)
 from autoscale.experiments.runs import run_stack
 from autoscale.experiments.store import RunStore, unique_configs
 from autoscale.methods import method_class
@@ -56,7 +62,7 @@ TIER_NAMES = {
     0: "step times, calibration, a notebook on the GPU",
     1: "MultiMNIST at full",
     2: "scenes at full",
-    3: "ablations at full",
+    3: "ablations and the window-count study at full",
     4: "scenes at gpuday (ResNet-18)",
 }
 SCENES = ("scenes-street", "scenes-indoor")
@@ -76,6 +82,9 @@ def tier_configs(tier: int, device: str, tiny: bool = False) -> list[RunConfig]:
         groups = main_groups(scenes, full, device)
     elif tier == 3:
         groups = ablation_groups(["multimnist", *scenes], full, device)
+        for b in ("multimnist", *scenes):
+            if b in WINDOW_STUDY_BENCHMARKS:
+                groups.update({(b, *k): c for k, c in window_study_configs(b, full, device).items()})
     elif tier == 4:
         groups = main_groups(scenes, gpuday, device)
     else:
