@@ -41,11 +41,14 @@ from autoscale.experiments.plans import (
     ablation_configs,
     autoscale_options,
     autoscale_window,
+    ls_sweep_plan,
     main_configs,
+    random_search_groups,
+    random_weight_sets,
     window_study_configs,
 )
 from autoscale.experiments.run_record import AutoScaleTrace
-from autoscale.experiments.store import config_hash
+from autoscale.experiments.store import RunStore, config_hash
 
 
 def stl_records(a=50.0, b=2.0, seeds=(0,)):
@@ -260,7 +263,25 @@ def test_beats_mtos_and_near_searched_are_judged_on_paired_intervals():
     # half-width 4.3027 · 0.1 / √3 = 0.248, resolved above; better than 1 of the 2 weight sets: partly.
     evidence, verdict = near_searched(main)
     assert verdict == PARTLY
-    assert evidence == "bench: Δm AutoScale − searched +0.50 [+0.25, +0.75] (3 seeds), better than 50% of 2 weight sets"
+    assert evidence == (
+        "bench: Δm AutoScale − searched (grid) +0.50 [+0.25, +0.75] (3 seeds), better than 50% of 2 grid weight sets"
+    )
+    # With the paper's random search run, it is the searched row: trials on seed 0, (0.5, 1.5) best on
+    # validation (Δm -3) and trained on seeds 1 and 2; AutoScale − random = (1, 0.9, 1.1).
+    grid = main["bench"]
+    trials = [
+        record("linear", 0, test={"a": 53.0, "b": 2.0}, weights=[0.5, 1.5]),
+        record("linear", 0, test={"a": 50.0, "b": 2.0}, weights=[1.0, 1.0]),
+    ]
+    chosen = [record("linear", s, test={"a": 53.0, "b": 2.0}, weights=[0.5, 1.5]) for s in (1, 2)]
+    res = MainResults(grid.plan, grid.ls, grid.stl, grid.methods, trials, chosen)
+    main = {"bench": res}
+    assert res.searched_row == "random" and len(res.groups()["random"]) == 3
+    evidence, verdict = near_searched(main)
+    assert verdict == PARTLY
+    assert evidence.startswith(
+        "bench: Δm AutoScale − searched (20 random trials) +1.00 [+0.75, +1.25] (3 seeds); − grid-searched +0.50"
+    )
 
 
 def test_what_would_change_names_the_thin_evidence():
@@ -289,3 +310,45 @@ def test_window_study_spans_three_to_fifty_windows_on_three_seeds(profile, steps
         assert [c.method_options.get("alpha") for c in explore_all] == [1.0, 1.0, 1.0]
         assert sorted(c.seed for c in explore_all) == [0, 1, 2]
         assert all(len(configs) == 3 for configs in groups.values())
+
+
+def test_random_weight_sets_are_seeded_distinct_and_on_the_simplex():
+    for k in (2, 3, 4):
+        sets = random_weight_sets(k, 20)
+        assert len(sets) == 20 and len({tuple(w) for w in sets}) == 20
+        assert all(min(w) >= 0 and sum(w) == pytest.approx(k, abs=1e-12) for w in sets)
+        assert all(round(v, 2) == v for w in sets for v in w)  # printed exactly as trained
+        assert random_weight_sets(k, 20) == sets
+    # Uniform on the simplex: each coordinate of K·Dirichlet(1, 1, 1) has mean 1 and P(w_i < 1) = 5/9.
+    many = np.array(random_weight_sets(3, 3000))
+    assert np.allclose(many.mean(axis=0), 1.0, atol=0.05)
+    assert np.allclose((many < 1).mean(axis=0), 5 / 9, atol=0.03)
+
+
+DIGIT_TASKS = {t: {"primary": "acc", "higher_is_better": {"acc": True}} for t in ("left", "right")}
+
+
+def stored_record(config, test, val):
+    """A record the store accepts for ``config`` (its full config), with the given primary metrics."""
+    data = record(config.method, config.seed, test=test, val=val, tasks=DIGIT_TASKS).data
+    data["config"] = config.to_dict()
+    return data
+
+
+def test_random_search_chooses_on_validation_once_its_trials_are_in(results_root):
+    store = RunStore(results_root)
+    groups = random_search_groups("multimnist", "cpu", store=store)
+    assert list(groups) == ["trials"] and len(groups["trials"]) == 20
+    assert {c.seed for c in groups["trials"]} == {0}
+    plan = ls_sweep_plan("multimnist", "cpu")
+    # Stored fake trials: validation Δm is lowest for trial 7, test Δm for trial 3 (never looked at).
+    for i, config in enumerate(groups["trials"]):
+        val = {"left": 90.0 + (5.0 if i == 7 else 0.0), "right": 90.0}
+        test = {"left": 90.0 + (5.0 if i == 3 else 0.0), "right": 90.0}
+        store.save(stored_record(config, test, val))
+    for config in plan.stl_configs:
+        store.save(stored_record(config, {t: 90.0 for t in config.tasks}, {t: 90.0 for t in config.tasks}))
+    groups = random_search_groups("multimnist", "cpu", store=store)
+    chosen = groups["trials"][7].method_options["weights"]
+    assert [c.method_options["weights"] for c in groups["chosen"]] == [chosen, chosen]
+    assert [c.seed for c in groups["chosen"]] == [1, 2]

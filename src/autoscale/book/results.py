@@ -17,7 +17,7 @@ only for display (:func:`display_table`). AutoScale's window τ per profile is
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -36,9 +36,11 @@ from autoscale.experiments.plans import (
     ablation_groups,
     ls_sweep_plan,
     main_groups,
+    random_search_groups,
 )
 from autoscale.experiments.run_record import RunRecord, run_records
 from autoscale.experiments.runs import sweep_groups
+from autoscale.experiments.selection import choose_on_validation as choose_searched_weights
 from autoscale.experiments.store import RunStore
 
 if TYPE_CHECKING:
@@ -59,7 +61,8 @@ METHOD_LABELS = {
     "mgda_ub": "MGDA-UB*",
     "dwa": "DWA*",
     "unitary": "Unitary LS",
-    "searched": "Searched LS weights",
+    "searched": "Searched LS weights (grid)",
+    "random": "Searched LS weights (20 random trials)",
     "autoscale": "AutoScale",
 }
 
@@ -82,34 +85,6 @@ def merge_single_task(stl_records: Sequence[RunRecord], split: str = "test") -> 
     for record in stl_records:
         by_seed.setdefault(record.seed, {}).update(record.metrics(split))
     return [by_seed[s] for s in sorted(by_seed)]
-
-
-def choose_searched_weights(
-    ls_records: Sequence[RunRecord], stl_records: Sequence[RunRecord]
-) -> tuple[list[float], pd.DataFrame]:
-    """The LS weight set with the lowest mean validation Δm (against the single-task models'
-    validation metrics), and the selection table (validation and test Δm of every weight set).
-
-    The choice never looks at the test split; the test column is shown to judge the choice.
-    """
-    higher = directions(r.data for r in ls_records)
-    baselines = {split: single_task_baseline((r.data for r in stl_records), split) for split in ("val", "test")}
-    rows = []
-    for label, runs in by_weight_set(ls_records).items():
-        dms = {split: [delta_m(r.metrics(split), baselines[split], higher) for r in runs] for split in ("val", "test")}
-        rows.append(
-            {
-                "weight set": label,
-                "weights": runs[0].weights,
-                "seeds": len(runs),
-                "val Δm": np.mean(dms["val"]),
-                "test Δm": np.mean(dms["test"]),
-            }
-        )
-    table = pd.DataFrame(rows).set_index("weight set")
-    table["chosen"] = table["val Δm"] == table["val Δm"].min()
-    best = table.index[table["chosen"].to_numpy().argmax()]
-    return list(table.loc[best, "weights"]), table.sort_values("val Δm")
 
 
 def searched_records(ls_records: Sequence[RunRecord], weights: Sequence[float]) -> list[RunRecord]:
@@ -308,18 +283,36 @@ class MainResults(Sweep):
     single-task baseline) and the trained methods by id, each over seeds."""
 
     methods: dict[str, list[RunRecord]]
+    # The paper's search (best of 20 random trials, autoscale.experiments.plans.random_search_groups):
+    # the trials on the first seed and the chosen weights' runs on the other seeds; empty if not run.
+    random_trials: list[RunRecord] = field(default_factory=list)
+    random_chosen: list[RunRecord] = field(default_factory=list)
 
     @cached_property
     def selection(self) -> tuple[list[float], pd.DataFrame]:
-        """The searched weights (chosen on validation) and the selection table (computed once:
-        ``groups``, ``table`` and the verdict all ask for it)."""
+        """The searched weights of the grid (chosen on validation) and the selection table (computed
+        once: ``groups``, ``table`` and the verdict all ask for it)."""
         return choose_searched_weights(self.ls, self.stl)
 
+    @cached_property
+    def random_selection(self) -> tuple[list[float], pd.DataFrame] | None:
+        """The random search's chosen weights and its selection table (None if not run)."""
+        return choose_searched_weights(self.random_trials, self.stl) if self.random_trials else None
+
+    @property
+    def searched_row(self) -> str:
+        """The row that stands for the paper's searched weights: the random search where it was run."""
+        return "random" if self.random_trials else "searched"
+
     def groups(self) -> dict[str, list[RunRecord]]:
-        """Rows by method id in the paper's order: MTO baselines, unitary, searched weights, AutoScale."""
+        """Rows by method id in the paper's order: MTO baselines, unitary, searched weights (grid,
+        then the 20 random trials where run), AutoScale."""
         weights, _ = self.selection
         rows = {m: self.methods[m] for m in self.methods if m != "autoscale"}
         rows["searched"] = searched_records(self.ls, weights)
+        if self.random_selection is not None:
+            chosen = self.random_selection[0]
+            rows["random"] = [*searched_records(self.random_trials, chosen), *self.random_chosen]
         if "autoscale" in self.methods:
             rows["autoscale"] = self.methods["autoscale"]
         return rows
@@ -329,7 +322,13 @@ class MainResults(Sweep):
         return main_table(self.groups(), self.stl)
 
     def records(self) -> list[RunRecord]:
-        return [*self.ls, *self.stl, *(r for runs in self.methods.values() for r in runs)]
+        return [
+            *self.ls,
+            *self.stl,
+            *(r for runs in self.methods.values() for r in runs),
+            *self.random_trials,
+            *self.random_chosen,
+        ]
 
     def paired(self, a: str, b: str) -> PairedDifference:
         """Δm(row a) - Δm(row b) paired over seeds (rows as :meth:`groups`; negative: a is better)."""
@@ -367,12 +366,27 @@ def run_main_results(
     """Train (or read from the store) every run of the main tables, all benchmarks in one batch."""
     plans = {b: ls_sweep_plan(b, profile, device=device) for b in benchmarks}
     records = sweep_groups(main_groups(benchmarks, profile, device, methods), store, force=force, desc="main results")
+    # The random search in two batches: the trials, then the chosen weights on the other seeds.
+    trials = sweep_groups(
+        {b: random_search_groups(b, profile, device, store)["trials"] for b in benchmarks},
+        store,
+        force=force,
+        desc="random search",
+    )
+    chosen = sweep_groups(
+        {b: random_search_groups(b, profile, device, store)["chosen"] for b in benchmarks},
+        store,
+        force=force,
+        desc="random search: chosen weights",
+    )
     return {
         b: MainResults(
             plan,
             run_records(records[b, "ls"]),
             run_records(records[b, "stl"]),
             {m: run_records(records[b, m]) for m in methods},
+            run_records(trials[b]),
+            run_records(chosen[b]),
         )
         for b, plan in plans.items()
     }
@@ -391,7 +405,17 @@ def stored_main_results(
             return None
         records[key[1]] = run_records(loaded)  # type: ignore[arg-type]
     plan = ls_sweep_plan(benchmark, profile, device=device)
-    return MainResults(plan, records["ls"], records["stl"], {m: records[m] for m in methods})
+    random = random_search_groups(benchmark, profile, device, store)
+    searched = {k: [store.load(c) for c in random.get(k, [])] for k in ("trials", "chosen")}
+    complete = "chosen" in random and all(r is not None for runs in searched.values() for r in runs)
+    return MainResults(
+        plan,
+        records["ls"],
+        records["stl"],
+        {m: records[m] for m in methods},
+        run_records(searched["trials"]) if complete else [],  # type: ignore[arg-type]
+        run_records(searched["chosen"]) if complete else [],  # type: ignore[arg-type]
+    )
 
 
 @dataclass

@@ -12,7 +12,7 @@ weights, and the loss descending rate is uninformative.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +24,7 @@ from autoscale.evaluate import delta_m, directions, results_table, single_task_b
 from autoscale.experiments.plans import SweepPlan, stored_sweep_plan
 from autoscale.experiments.run_record import RunRecord, run_records
 from autoscale.experiments.runs import run_sweep_plan
+from autoscale.experiments.selection import by_weight_set
 from autoscale.experiments.store import RunStore
 from autoscale.metrics import loss_descending_rate, windowed_mean
 
@@ -83,19 +84,6 @@ def run_average(record: RunRecord, key: str, first_step: int = 0, last_step: int
     if key == "cond":
         values = np.log10(values[values > 0])
     return float(values.mean()) if len(values) else float("nan")
-
-
-def weight_label(weights: Sequence[float]) -> str:
-    return "(" + ", ".join(f"{w:.2f}" for w in weights) + ")"
-
-
-def by_weight_set(ls_records: Iterable[RunRecord]) -> dict[str, list[RunRecord]]:
-    """Linear-scalarization runs grouped by weight set (its seeds together), keyed by
-    :func:`weight_label`, in the order the weight sets first appear."""
-    groups: dict[str, list[RunRecord]] = {}
-    for record in ls_records:
-        groups.setdefault(weight_label(record.weights), []).append(record)
-    return groups
 
 
 def sweep_table(ls_records: Sequence[RunRecord], baseline: Mapping[str, float], split: str = "test") -> pd.DataFrame:

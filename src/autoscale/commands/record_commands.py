@@ -73,12 +73,15 @@ def status(store: RunStore, profile: str, strict: bool) -> int:
 
 
 def train(store: RunStore, profile: str, device: str, workers: int | None) -> int:
-    """Train the book's missing runs at ``profile`` (real datasets only where their data is here)."""
-    configs = book_configs(profile, device)
-    if any(store.load(c) is None for c in configs):
+    """Train the book's missing runs at ``profile`` (real datasets only where their data is here).
+    Runs whose configs depend on earlier results (the random search's chosen weights) join the plan
+    once those results are in, so the plan is trained until it stops growing."""
+    configs = book_configs(profile, device, store)
+    while any(store.load(c) is None for c in configs):
         from autoscale.experiments.runs import sweep
 
         sweep(configs, store, desc=f"book runs [{profile}]", workers=workers)
+        configs = book_configs(profile, device, store)
     print(f"all {len(configs)} runs of the book at {profile} are in {store.root / profile}")
     line = absent_line()
     if line:

@@ -74,7 +74,7 @@ def store_status(profile: str, store: RunStore | None = None) -> StoreStatus:
         damaged = []
     status = StoreStatus(profile, problems=damaged)
     states: dict[str, RunState] = {}
-    for chapter, configs in chapter_configs(profile).items():
+    for chapter, configs in chapter_configs(profile, store=store).items():
         by_benchmark: dict[str, dict[str, int]] = {}
         for config in configs:
             key = config_hash(config)
@@ -88,7 +88,7 @@ def store_status(profile: str, store: RunStore | None = None) -> StoreStatus:
             if state.problem and state.problem not in status.problems:
                 status.problems.append(state.problem)
         status.rows += [{"chapter": chapter, "benchmark": b, **c} for b, c in by_benchmark.items()]
-    planned = {str(store.path(c)) for c in book_configs(profile)}
+    planned = {str(store.path(c)) for c in book_configs(profile, store=store)}
     status.extra = sum(os.fspath(p) not in planned for p in store.record_paths(profile))
     return status
 

@@ -77,10 +77,11 @@ def plot_predictors(record: RunRecord, title: str = "") -> Figure:
 MARKERS = "osD^v<>phX"
 
 
-def plot_delta_m_against_time(tables: Mapping[str, pd.DataFrame], trials: Mapping[str, int]) -> Figure:
+def plot_delta_m_against_time(tables: Mapping[str, pd.DataFrame], trials: Mapping[str, Mapping[str, int]]) -> Figure:
     """Δm (mean ± std over seeds) against training time relative to unitary LS, one panel per
     benchmark, from main tables keyed by method id (:func:`autoscale.book.results.main_table`). The
-    searched weights are drawn at their search cost: ``trials[benchmark]`` LS runs."""
+    searched weights are drawn at their search cost: ``trials[benchmark][row]`` LS runs for the
+    rows ``"searched"`` (the grid) and ``"random"`` (the random trials)."""
     fig, axes = panel_grid(len(tables), max_columns=2, panel_size=(4.2, 3.4))
     for ax, (benchmark, table) in zip(axes, tables.items(), strict=True):
         rows = table.drop(index="stl", errors="ignore")
@@ -88,9 +89,9 @@ def plot_delta_m_against_time(tables: Mapping[str, pd.DataFrame], trials: Mappin
         for j, (method, row) in enumerate(rows.iterrows()):
             x = row["train time (s)"] / unit
             label = method_label(method)
-            if method == "searched":
-                x *= trials[benchmark]
-                label = f"{label} (× {trials[benchmark]} trials)"
+            if method in trials[benchmark]:
+                x *= trials[benchmark][method]
+                label = f"{label} (× {trials[benchmark][method]} trials)"
             marker = "*" if method == "autoscale" else MARKERS[j % len(MARKERS)]
             ax.errorbar(
                 x,
