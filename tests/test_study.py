@@ -6,10 +6,12 @@ import math
 
 import numpy as np
 import pytest
+from helpers import record
 
 from autoscale.book.study import (
     STUDY_METRICS,
     Sweep,
+    appendix_a_table,
     by_weight_set,
     correlation_table,
     loss_descending_trajectory,
@@ -145,3 +147,27 @@ def test_correlation_table_and_examples():
     examples = pick_examples(table)
     assert len(examples["good"]) == 3 and len(examples["bad"]) == 3 and len(examples["moderate"]) == 1
     assert table.loc[examples["good"][0], "Δm"] == table["Δm"].min()
+
+
+def test_appendix_a_table_reads_the_logged_balance_metrics():
+    metrics = {
+        "step": [0, 5, 9],
+        "gms": [1.0, 1.0, 1.0],
+        "gms_raw": [0.4, 0.5, 0.6],
+        "rls_std": [0.1, 0.2, 0.3],
+        "cos_update_0": [0.7, 0.7, 0.7],
+        "cos_update_1": [0.5, 0.6, 0.7],
+    }
+    runs = []
+    for seed in (0, 1):
+        r = record("imtlg", seed, metrics=metrics)
+        r.data["total_steps"] = 10
+        runs.append(r)
+    table = appendix_a_table({"imtlg": runs, "rlw": runs})
+    assert list(table.index) == ["imtlg"]  # RLW is not one of Appendix A's methods
+    row = table.loc["imtlg"]
+    assert row["seeds"] == 2 and row["GMS, weighted"] == 1.0 and row["GMS, raw"] == pytest.approx(0.5)
+    assert row["cos to update: spread over tasks"] == pytest.approx(0.1)  # 0.7 - mean(0.5, 0.6, 0.7)
+    # First 10% of 10 steps: step 0 only; last 10%: step 9 only.
+    assert row["loss-scale spread, first 10%"] == pytest.approx(0.1)
+    assert row["loss-scale spread, last 10%"] == pytest.approx(0.3)

@@ -211,3 +211,32 @@ def stored_sweep(plan: SweepPlan, store: RunStore | None = None) -> Sweep | None
     """The sweep if the store holds every run of ``plan`` (nothing is trained), else None."""
     stored = stored_sweep_plan(plan, store)
     return None if stored is None else Sweep(plan, run_records(stored[0]), run_records(stored[1]))
+
+
+# The paper's Appendix A: IMTL-G, the default explorer, equalises the weighted gradients' magnitudes
+# and their cosines to the update, while the (weighted) loss scales are left to drift.
+APPENDIX_A_METHODS = ("imtlg", "unitary", "autoscale")
+
+
+def appendix_a_table(methods: Mapping[str, Sequence[RunRecord]], edge: float = 0.1) -> pd.DataFrame:
+    """Per method of :data:`APPENDIX_A_METHODS` that ``methods`` has (mean over its seeds): the GMS of
+    the weighted and of the raw gradients, the spread of the cosines to the update across tasks
+    (max - min of the run-averaged ``cos_update_i``), and the spread of the relative loss scales of
+    the weighted losses over the first and the last ``edge`` of the run."""
+    rows = []
+    for method in (m for m in APPENDIX_A_METHODS if m in methods):
+        per_seed = []
+        for r in methods[method]:
+            cosines = [run_average(r, k) for k in r.data["metrics"] if k.startswith("cos_update_")]
+            early, late = int(edge * r.total_steps), int((1 - edge) * r.total_steps)
+            per_seed.append(
+                {
+                    "GMS, weighted": run_average(r, "gms"),
+                    "GMS, raw": run_average(r, "gms_raw"),
+                    "cos to update: spread over tasks": max(cosines) - min(cosines),
+                    f"loss-scale spread, first {edge:.0%}": run_average(r, "rls_std", 0, early),
+                    f"loss-scale spread, last {edge:.0%}": run_average(r, "rls_std", late),
+                }
+            )
+        rows.append({"method": method, "seeds": len(per_seed), **pd.DataFrame(per_seed).mean().to_dict()})
+    return pd.DataFrame(rows).set_index("method")
