@@ -120,7 +120,7 @@ def test_stale_record_is_still_used_and_reported(results_root: Path, monkeypatch
     config = tiny()
     first = run(config, progress=False)
     monkeypatch.setattr(records, "code_fingerprint", lambda: "0" * 16)
-    monkeypatch.setattr(record_status, "chapter_configs", lambda profile: {"chapter": [config]})
+    monkeypatch.setattr(record_status, "chapter_configs", lambda profile, store=None: {"chapter": [config]})
     again = run(config, progress=False)  # not retrained: the book still shows a stale record
     assert again == first
     assert records.is_stale(again)
@@ -207,9 +207,11 @@ def test_corrupt_checkpoint_is_moved_aside_and_the_run_restarts(results_root: Pa
 def test_status_counts_and_default_profile(results_root: Path, monkeypatch: pytest.MonkeyPatch, capsys):
     plans = {"cpu": [tiny(), tiny(seed=1)], "full": [profile_config("multimnist", "full", data=TINY, epochs=1)]}
     monkeypatch.setattr(
-        record_status, "chapter_configs", lambda profile: {"ls": plans.get(profile, []), "main": plans.get(profile, [])}
+        record_status,
+        "chapter_configs",
+        lambda profile, store=None: {"ls": plans.get(profile, []), "main": plans.get(profile, [])},
     )
-    monkeypatch.setattr(record_status, "book_configs", lambda profile: plans.get(profile, []))
+    monkeypatch.setattr(record_status, "book_configs", lambda profile, store=None: plans.get(profile, []))
     run(tiny(), progress=False)
     run(tiny(lr=0.5), progress=False)  # a record no chapter reads
     status = record_status.store_status("cpu")
