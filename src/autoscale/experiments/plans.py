@@ -402,7 +402,10 @@ def chapter_configs(profile: str, device: str = "cpu", store: RunStore | None = 
         "main_results": main,
         "autoscale_walkthrough": [c for configs in autoscale_only for c in configs],
         "ablations": ablations,
-        "window_count": [*window_study, *(c for configs in autoscale_only for c in configs)],
+        "window_count": [
+            *window_study,
+            *(c for configs in autoscale_only for c in configs if c.benchmark in WINDOW_STUDY_BENCHMARKS),
+        ],
         "verdict": [*main, *ablations, *window_study],
     }
     return {chapter: unique_configs(plan[chapter]) for chapter in CHAPTERS}
