@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from autoscale.book.plots.results import PREDICTOR_STYLES
 from autoscale.book.window_study import PREDICTOR_LABELS, switch_off_share
@@ -50,6 +51,9 @@ def plot_window_count(
                 table["windows"], dm, yerr=error, marker="o", capsize=3, color="C2", label="AutoScale (L.E.)"
             )
             ax_dm.set_xscale("log")
+            ax_dm.set_xticks(table["windows"].to_numpy())
+            ax_dm.xaxis.set_major_formatter(ScalarFormatter())
+            ax_dm.xaxis.set_minor_formatter(NullFormatter())
         ax_dm.set(xlabel="windows explored (τ varied, α T fixed)", ylabel="Δm (%)  ↓ better", title="test Δm")
         for ax in (ax_w, ax_off, ax_dm):
             ax.axvline(default_windows[benchmark], color="0.6", lw=0.8, ls=":")
