@@ -45,6 +45,8 @@ def plot_window_count(
         ax_off.legend(fontsize=7)
         table = tau_tables.get(benchmark)
         if table is not None:
+            table = table[table["windows"] > 0]  # a run too short to close a window has no count to draw
+        if table is not None and len(table):
             dm = table["Δm"].to_numpy()
             error = [dm - table["Δm low"].to_numpy(), table["Δm high"].to_numpy() - dm]
             ax_dm.errorbar(
