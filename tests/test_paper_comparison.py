@@ -114,7 +114,7 @@ def test_gap_table_places_autoscale_among_the_rows() -> None:
     assert row["MTOs with higher Δm"] == "2 of 3"  # UW and MGDA, not FAMO
     assert row["Δm AutoScale − searched"] == pytest.approx(2.5)
     assert row["Δm AutoScale − unitary"] == pytest.approx(-1.5)
-    assert row["best row by Δm"] == "Searched LS weights (grid)"
+    assert row["best row by Δm"] == "Searched LS weights"
 
 
 def test_the_paper_main_tables_in_the_verdict_form() -> None:
