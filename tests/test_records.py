@@ -211,7 +211,6 @@ def test_status_counts_and_default_profile(results_root: Path, monkeypatch: pyte
         "chapter_configs",
         lambda profile, store=None: {"ls": plans.get(profile, []), "main": plans.get(profile, [])},
     )
-    monkeypatch.setattr(record_status, "book_configs", lambda profile, store=None: plans.get(profile, []))
     run(tiny(), progress=False)
     run(tiny(lr=0.5), progress=False)  # a record no chapter reads
     status = record_status.store_status("cpu")

@@ -37,12 +37,15 @@ def provenance(records: Iterable[Record]) -> dict[str, str]:
     }
 
 
+def unique_runs(records: Iterable[Record]) -> list[RunRecord]:
+    """The records as views, each run once (a run read by several tables of a page counts once)."""
+    return list({r.config_hash or id(r.data): r for r in map(RunRecord.of, records)}.values())
+
+
 def provenance_line(records: Iterable[Record], what: str = "runs") -> str:
     """The page's provenance line (Markdown): profile, device, seeds, commit, runs, staleness.
     A run read by several of the page's tables counts once."""
-    runs = [RunRecord.of(r) for r in records]
-    unique = list({r.config_hash or id(r.data): r for r in runs}.values())  # one per run
-    p = provenance(unique)
+    p = provenance(unique_runs(records))
     return (
         f"*Provenance: profile {p['profile']}; device {p['device']}; seeds {p['seeds']}; commit {p['commit']}; "
         f"{p['runs']} {what}; {p['stale']}.*"

@@ -22,7 +22,7 @@ import pandas as pd
 
 from autoscale.book.paired import PairedDifference
 from autoscale.book.paper_comparison import mean_rank, our_step_ratios, paper_figures, paper_step_ranges
-from autoscale.book.provenance import provenance
+from autoscale.book.provenance import provenance, unique_runs
 from autoscale.book.results import AblationResults, MainResults, signature_table
 from autoscale.experiments.plans import ABLATIONS, EXTRA_METHODS, GRADIENT_METHODS
 from autoscale.experiments.run_record import RunRecord
@@ -44,8 +44,7 @@ def load_paper_claims() -> dict[str, Any]:
 def evidence_label(records: Iterable[RunRecord]) -> str:
     """Which evidence a benchmark's judgement reads: profile, device, seeds, and how many of its
     runs are stale (trained by other code; :attr:`RunRecord.is_stale`)."""
-    runs = list({r.config_hash or id(r.data): r for r in records}.values())
-    p = provenance(runs)
+    p = provenance(unique_runs(records))
     stale = f"; {p['stale']}" if p["stale"] != "none stale" else ""
     return f"profile {p['profile']} on {p['device']}, seeds {p['seeds']}{stale}"
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autoscale.experiments import records
-from autoscale.experiments.plans import book_configs, chapter_configs
+from autoscale.experiments.plans import chapter_configs
 from autoscale.experiments.store import RunStore, config_hash
 from autoscale.training.config import RunConfig
 
@@ -74,7 +74,8 @@ def store_status(profile: str, store: RunStore | None = None) -> StoreStatus:
         damaged = []
     status = StoreStatus(profile, problems=damaged)
     states: dict[str, RunState] = {}
-    for chapter, configs in chapter_configs(profile, store=store).items():
+    chapters = chapter_configs(profile, store=store)
+    for chapter, configs in chapters.items():
         by_benchmark: dict[str, dict[str, int]] = {}
         for config in configs:
             key = config_hash(config)
@@ -88,7 +89,7 @@ def store_status(profile: str, store: RunStore | None = None) -> StoreStatus:
             if state.problem and state.problem not in status.problems:
                 status.problems.append(state.problem)
         status.rows += [{"chapter": chapter, "benchmark": b, **c} for b, c in by_benchmark.items()]
-    planned = {str(store.path(c)) for c in book_configs(profile, store=store)}
+    planned = {str(store.path(c)) for configs in chapters.values() for c in configs}
     status.extra = sum(os.fspath(p) not in planned for p in store.record_paths(profile))
     return status
 
