@@ -6,18 +6,24 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from helpers import record
 
+from autoscale import metrics
 from autoscale.book.study import (
+    APPENDIX_B1_METRICS,
     STUDY_METRICS,
     Sweep,
     appendix_a_table,
     by_weight_set,
     correlation_table,
+    improvement_ratio_trajectory,
     loss_descending_trajectory,
+    loss_variance_trajectory,
     pick_examples,
     run_average,
     spearman_bootstrap,
+    study_trajectory,
     sweep_table,
     verdict,
 )
@@ -171,3 +177,62 @@ def test_appendix_a_table_reads_the_logged_balance_metrics():
     # First 10% of 10 steps: step 0 only; last 10%: step 9 only.
     assert row["loss-scale spread, first 10%"] == pytest.approx(0.1)
     assert row["loss-scale spread, last 10%"] == pytest.approx(0.3)
+
+
+def test_appendix_b1_loss_metrics_by_hand():
+    # Task 0 halves from window to window, task 1 stays: improvement ratios 0.5 and 1, std 0.25.
+    # Within each 2-step window the losses are m - d and m + d: variance d^2, relative d^2 / m^2.
+    losses = [[7.0, 1.0], [9.0, 3.0], [3.5, 1.0], [4.5, 3.0]]
+    record = RunRecord({"steps": {"loss": losses, "weights": [[0.5, 3.0]] * 4}})
+    ratio, steps = improvement_ratio_trajectory(record, window=2)
+    np.testing.assert_allclose(ratio, [0.25])
+    np.testing.assert_array_equal(steps, [4])
+    variance, steps = loss_variance_trajectory(record, window=2)
+    # Window 1: task 0 mean 8, d 1 → 1/64; task 1 mean 2, d 1 → 1/4. Window 2: task 0 mean 4, d 0.5
+    # → 0.25/16 = 1/64 again (halving a loss leaves its relative noise), task 1 again 1/4.
+    np.testing.assert_allclose(variance, [(1 / 64 + 1 / 4) / 2] * 2)
+    np.testing.assert_array_equal(steps, [2, 4])
+    # A fixed weight scales a task's mean and spread alike: the relative variance ignores it.
+    unweighted = RunRecord({"steps": {"loss": losses, "weights": [[1.0, 1.0]] * 4}})
+    np.testing.assert_allclose(loss_variance_trajectory(unweighted, 2)[0], variance)
+
+
+def test_appendix_b1_gradient_metrics_match_the_projected_magnitudes():
+    # cos_final and pgm_std are read from the logged cosines to the update; the projected magnitude
+    # u · g_i / |g_i| computed from the Gramians themselves must give the same spread.
+    gen = torch.Generator().manual_seed(0)
+    w = torch.tensor([0.4, 1.1, 1.5], dtype=torch.float64)
+    grams = []
+    for _ in range(5):
+        g = torch.randn(3, 6, generator=gen, dtype=torch.float64) + 1.0
+        grams.append(g @ g.T)
+    grams = torch.stack(grams)
+    cosines = metrics.cosine_to_update(grams, w)
+    logged = {"step": list(range(5)), **{f"cos_update_{i}": cosines[:, i].tolist() for i in range(3)}}
+    record = RunRecord({"metrics": logged})
+    _, mean_cos = study_trajectory(record, "cos_final")
+    np.testing.assert_allclose(mean_cos, cosines.mean(-1).numpy())
+    _, spread = study_trajectory(record, "pgm_std")
+    expected = metrics.relative(metrics.projected_magnitude(grams, w)).std(-1, correction=0)
+    np.testing.assert_allclose(spread, expected.numpy())
+    # By hand: cosines (0.2, 0.6) → relative (0.5, 1.5) → std 0.5.
+    hand = RunRecord({"metrics": {"step": [0], "cos_update_0": [0.2], "cos_update_1": [0.6]}})
+    assert study_trajectory(hand, "pgm_std")[1][0] == pytest.approx(0.5)
+    assert study_trajectory(hand, "cos_final")[1][0] == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize(
+    "low,high,expected",
+    [(-0.9, -0.2, "higher is better"), (0.3, 0.8, "lower is better"), (-0.3, 0.5, "no significant relation")],
+)
+def test_verdict_without_a_claim_reports_the_relation(low, high, expected):
+    assert verdict(None, low, high) == expected
+
+
+def test_appendix_b1_metrics_in_the_sweep_table():
+    table = sweep_table([fake_record([0.5, 1.5], 90, 80)], {"left": 100.0, "right": 100.0})
+    assert {m.key for m in APPENDIX_B1_METRICS} <= set(table.columns)
+    assert math.isnan(table.iloc[0]["cos_final"])  # this run logged no cosines to the update
+    assert np.isfinite(table.iloc[0]["ir_std"]) and np.isfinite(table.iloc[0]["loss_cv2"])
+    corr = correlation_table({"toy": table}, n_boot=50, study_metrics=APPENDIX_B1_METRICS)
+    assert list(corr["metric"]) == [m.label for m in APPENDIX_B1_METRICS]

@@ -8,6 +8,11 @@ bootstrap interval over weight sets. The paper's claims (Sec. 3.2, Figs. 2-3): g
 Δm) have high gradient magnitude similarity, a low condition number, and a small spread of
 relative loss scale and of inverse training rate; cosine similarity does not depend on the
 weights, and the loss descending rate is uninformative.
+
+The paper's Appendix B.1 shows four more metrics beside these six: the cosine of each task
+gradient to the final (aggregated) gradient, the projected gradient magnitude, the improvement
+ratio and the loss variance. They are derived here from what the trainer already logs (the
+per-task cosines to the update and the per-step losses), so every stored run has them.
 """
 
 from __future__ import annotations
@@ -26,17 +31,18 @@ from autoscale.experiments.run_record import RunRecord, run_records
 from autoscale.experiments.runs import run_sweep_plan
 from autoscale.experiments.selection import by_weight_set
 from autoscale.experiments.store import RunStore
-from autoscale.metrics import loss_descending_rate, windowed_mean
+from autoscale.metrics import improvement_ratio, loss_descending_rate, loss_variance, relative, windowed_mean
 
 
 @dataclass(frozen=True)
 class StudyMetric:
     """A metric of the study: its trajectory key, label, and the sign of the paper's claimed
-    Spearman correlation with Δm (-1: higher metric ↔ better, +1: lower ↔ better, 0: no relation)."""
+    Spearman correlation with Δm (-1: higher metric ↔ better, +1: lower ↔ better, 0: no relation,
+    None: shown by the paper without a claimed direction, so only the relation found is reported)."""
 
     key: str
     label: str
-    claim: int
+    claim: int | None
 
 
 STUDY_METRICS = (
@@ -47,15 +53,34 @@ STUDY_METRICS = (
     StudyMetric("ldr", "loss descending rate", 0),
     StudyMetric("rls_std", "std of relative loss scale", +1),
 )
-CLAIM_TEXT = {-1: "higher is better", +1: "lower is better", 0: "no relation"}
+# Appendix B.1's metrics, as one scalar per logged step or window each: what every task gets from
+# the update (mean cosine), how unevenly the update advances the tasks (spread of the relative
+# projected magnitudes, the quantity IMTL-G equalises), how unevenly they converge (spread of the
+# improvement ratios) and how noisy the losses are (squared coefficient of variation).
+APPENDIX_B1_METRICS = (
+    StudyMetric("cos_final", "mean cosine to the final gradient", None),
+    StudyMetric("pgm_std", "std of relative projected gradient magnitude", None),
+    StudyMetric("ir_std", "std of improvement ratio", None),
+    StudyMetric("loss_cv2", "relative loss variance", None),
+)
+ALL_STUDY_METRICS = STUDY_METRICS + APPENDIX_B1_METRICS
+CLAIM_TEXT = {-1: "higher is better", +1: "lower is better", 0: "no relation", None: "shown, no direction claimed"}
+WINDOWS_PER_RUN = 8
+
+
+def _window_means(record: RunRecord, window: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weighted training losses w_i L_i of a run, (T, K), and their means over disjoint
+    windows of ``window`` steps, (W, K)."""
+    losses = torch.as_tensor(record.step_losses, dtype=torch.float64)
+    weights = torch.as_tensor(record.step_weights, dtype=torch.float64)
+    weighted = losses * weights
+    return weighted, windowed_mean(weighted, window)
 
 
 def loss_descending_trajectory(record: RunRecord, window: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean over tasks of the loss descending rate between consecutive windows of ``window``
     steps of the (weighted) training losses w_i L_i, and each window's end step."""
-    losses = torch.as_tensor(record.step_losses, dtype=torch.float64)
-    weights = torch.as_tensor(record.step_weights, dtype=torch.float64)
-    means = windowed_mean(losses * weights, window)
+    _, means = _window_means(record, window)
     if len(means) < 2:
         return np.zeros(0), np.zeros(0)
     rate = loss_descending_rate(means[:-1], means[1:]).mean(dim=-1).numpy()
@@ -63,14 +88,60 @@ def loss_descending_trajectory(record: RunRecord, window: int) -> tuple[np.ndarr
     return rate, steps
 
 
+def improvement_ratio_trajectory(record: RunRecord, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Population std over tasks of the improvement ratio L_i(cur) / L_i(prev) of consecutive
+    window means of the weighted losses (App. B.1; equal ratios mean the tasks converge at one
+    speed), and each window's end step."""
+    _, means = _window_means(record, window)
+    if len(means) < 2:
+        return np.zeros(0), np.zeros(0)
+    spread = improvement_ratio(means[:-1], means[1:]).std(dim=-1, correction=0).numpy()
+    return spread, np.arange(2, len(means) + 1) * window
+
+
+def loss_variance_trajectory(record: RunRecord, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over tasks of the loss variance within each window of ``window`` steps divided by the
+    window's squared mean loss (App. B.1's loss variance made scale-free, so tasks and weight sets
+    of different loss scales compare; a fixed weight cancels), and each window's end step."""
+    weighted, means = _window_means(record, window)
+    if not len(means):
+        return np.zeros(0), np.zeros(0)
+    blocks = weighted[: len(means) * window].reshape(len(means), window, -1)
+    relative_variance = (loss_variance(blocks) / means**2).mean(dim=-1).numpy()
+    return relative_variance, np.arange(1, len(means) + 1) * window
+
+
+def _update_cosines(record: RunRecord) -> torch.Tensor:
+    """The logged cos(g_i, sum_j w_j g_j), (steps, K); all nan where a run did not log them."""
+    keys = [k for k in record.data["metrics"] if k.startswith("cos_update_")]
+    if not keys:
+        return torch.full((len(record.metric_steps), 1), float("nan"), dtype=torch.float64)
+    keys.sort(key=lambda k: int(k.rsplit("_", 1)[1]))
+    return torch.as_tensor(np.stack([record.trajectory(k) for k in keys], axis=-1), dtype=torch.float64)
+
+
 def study_trajectory(record: RunRecord, key: str, window: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, values) of one study metric over a run; ``ldr`` comes from the step losses."""
-    if key == "ldr":
-        # Eight windows per run: enough rates for a trajectory, enough steps per window to average out
-        # minibatch noise in the losses.
-        window = window or max(len(record.step_losses) // 8, 1)
-        values, steps = loss_descending_trajectory(record, window)
+    """(steps, values) of one study metric over a run.
+
+    ``ldr``, ``ir_std`` and ``loss_cv2`` come from the step losses, over ``window`` steps (by default
+    eight windows per run: enough values for a trajectory, enough steps per window to average out
+    minibatch noise). ``cos_final`` and ``pgm_std`` come from the logged cosines to the update
+    u = sum_j w_j g_j: the projected magnitude u · g_i / |g_i| = |u| cos(g_i, u), so its relative
+    form K p_i / sum_j p_j is that of the cosines and needs no |u|.
+    """
+    by_window = {
+        "ldr": loss_descending_trajectory,
+        "ir_std": improvement_ratio_trajectory,
+        "loss_cv2": loss_variance_trajectory,
+    }
+    if key in by_window:
+        window = window or max(len(record.step_losses) // WINDOWS_PER_RUN, 1)
+        values, steps = by_window[key](record, window)
         return steps, values
+    if key == "cos_final":
+        return record.metric_steps, _update_cosines(record).mean(dim=-1).numpy()
+    if key == "pgm_std":
+        return record.metric_steps, relative(_update_cosines(record)).std(dim=-1, correction=0).numpy()
     return record.metric_steps, record.trajectory(key)
 
 
@@ -93,7 +164,10 @@ def sweep_table(ls_records: Sequence[RunRecord], baseline: Mapping[str, float], 
     out = []
     for label, runs in by_weight_set(ls_records).items():
         per_seed = [
-            {"Δm": delta_m(r.metrics(split), baseline, higher), **{m.key: run_average(r, m.key) for m in STUDY_METRICS}}
+            {
+                "Δm": delta_m(r.metrics(split), baseline, higher),
+                **{m.key: run_average(r, m.key) for m in ALL_STUDY_METRICS},
+            }
             for r in runs
         ]
         mean = {k: float(np.mean([row[k] for row in per_seed])) for k in per_seed[0]}
@@ -130,11 +204,16 @@ def spearman_bootstrap(
     return rho, float(low), float(high)
 
 
-def verdict(claim: int, low: float, high: float) -> str:
-    """Whether the bootstrap interval of ρ(Δm, metric) supports the paper's claimed direction."""
+def verdict(claim: int | None, low: float, high: float) -> str:
+    """Whether the bootstrap interval of ρ(Δm, metric) supports the paper's claimed direction; for a
+    metric without a claim (None), which relation the interval shows."""
     if not (np.isfinite(low) and np.isfinite(high)):
         return "undetermined"
     excludes_zero = low > 0 or high < 0
+    if claim is None:
+        if not excludes_zero:
+            return "no significant relation"
+        return "lower is better" if low > 0 else "higher is better"
     if claim == 0:
         return "holds (no significant relation)" if not excludes_zero else "does not hold (relation found)"
     if not excludes_zero:
@@ -142,12 +221,14 @@ def verdict(claim: int, low: float, high: float) -> str:
     return "holds" if np.sign(low) == claim else "opposite"
 
 
-def correlation_table(tables: Mapping[str, pd.DataFrame], n_boot: int = 2000) -> pd.DataFrame:
-    """For each benchmark's sweep table and each study metric: ρ(Δm, metric), its bootstrap
-    interval, the paper's claim and the verdict."""
+def correlation_table(
+    tables: Mapping[str, pd.DataFrame], n_boot: int = 2000, study_metrics: Sequence[StudyMetric] = STUDY_METRICS
+) -> pd.DataFrame:
+    """For each benchmark's sweep table and each of ``study_metrics``: ρ(Δm, metric), its
+    bootstrap interval, the paper's claim and the verdict."""
     rows = []
     for benchmark, table in tables.items():
-        for m in STUDY_METRICS:
+        for m in study_metrics:
             rho, low, high = spearman_bootstrap(table["Δm"], table[m.key], n_boot=n_boot)
             rows.append(
                 {

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from autoscale.book.plots.layout import legend_below, panel_grid
-from autoscale.book.study import STUDY_METRICS, by_weight_set, spearman_bootstrap, study_trajectory
+from autoscale.book.study import STUDY_METRICS, StudyMetric, by_weight_set, spearman_bootstrap, study_trajectory
 from autoscale.experiments.run_record import RunRecord
 
 GROUP_COLOURS = {"good": plt.cm.Greens, "moderate": plt.cm.Oranges, "bad": plt.cm.Reds}
@@ -31,16 +31,18 @@ def plot_weight_set_trajectories(
     examples: Mapping[str, Sequence[str]],
     title: str = "",
     highlight: Mapping[str, Sequence[RunRecord]] | None = None,
+    study_metrics: Sequence[StudyMetric] = STUDY_METRICS,
 ) -> Figure:
-    """The study metrics' trajectories over training of example LS weight sets (the paper's Fig. 2):
-    one panel per study metric; one line per example weight set, coloured by its group (greens: best
-    Δm, orange: median, reds: worst). Lines are averaged over seeds.
+    """The study metrics' trajectories over training of example LS weight sets (the paper's Fig. 2;
+    Appendix B.1 with ``study_metrics=APPENDIX_B1_METRICS``): one panel per metric; one line per
+    example weight set, coloured by its group (greens: best Δm, orange: median, reds: worst). Lines
+    are averaged over seeds.
 
     ``highlight`` adds other runs (label -> records over seeds) as thick blue lines, e.g. AutoScale
     beside the fixed weights (the paper's Fig. 8); an AutoScale run's switch step is marked."""
     by_label = by_weight_set(ls_records)
-    fig, axes = panel_grid(len(STUDY_METRICS), max_columns=3, panel_size=(11 / 3, 3.2))
-    for ax, metric in zip(axes, STUDY_METRICS, strict=True):
+    fig, axes = panel_grid(len(study_metrics), max_columns=3, panel_size=(11 / 3, 3.2))
+    for ax, metric in zip(axes, study_metrics, strict=True):
         for group, labels in examples.items():
             shades = GROUP_COLOURS[group](np.linspace(0.85, 0.5, max(len(labels), 1)))
             for shade, label in zip(shades, labels, strict=False):
@@ -61,13 +63,15 @@ def plot_weight_set_trajectories(
     return fig
 
 
-def plot_delta_m_against_metrics(table: pd.DataFrame, title: str = "", n_boot: int = 2000) -> Figure:
-    """Δm of every weight set against each run-averaged metric, with Spearman's ρ and its 95%
-    bootstrap interval in the panel title."""
+def plot_delta_m_against_metrics(
+    table: pd.DataFrame, title: str = "", n_boot: int = 2000, study_metrics: Sequence[StudyMetric] = STUDY_METRICS
+) -> Figure:
+    """Δm of every weight set against each run-averaged metric of ``study_metrics``, with
+    Spearman's ρ and its 95% bootstrap interval in the panel title."""
     fig, axes = plt.subplots(
-        1, len(STUDY_METRICS), figsize=(3.0 * len(STUDY_METRICS), 3.1), constrained_layout=True, sharey=True
+        1, len(study_metrics), figsize=(3.0 * len(study_metrics), 3.1), constrained_layout=True, sharey=True
     )
-    for ax, metric in zip(axes, STUDY_METRICS, strict=True):
+    for ax, metric in zip(axes, study_metrics, strict=True):
         rho, low, high = spearman_bootstrap(table["Δm"], table[metric.key], n_boot=n_boot)
         ax.scatter(table[metric.key], table["Δm"], s=22, color="C0")
         xlabel = "log10 " + metric.label if metric.key == "cond" else metric.label
