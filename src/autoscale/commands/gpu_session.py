@@ -16,8 +16,11 @@ the first incomplete tier:
 - tier 3: the ablations at ``full`` on every benchmark and the window-count study, 3 seeds;
 - tier 4: the ``gpuday`` main table on the scenes (dilated ResNet-18 at 128x160).
 
-Runs train in stacks (:mod:`autoscale.training.stacked`). A stack stops after the first epoch that ends
-past the deadline; its checkpoint stays here and nothing of it is saved. After every finished
+Runs train in stacks (:mod:`autoscale.training.stacked`) sized to the time left
+(:class:`autoscale.experiments.stack_budget.StackBudget`): the first stack of each kind of run is a
+probe of 4, later ones hold as many runs as the measured rate fits before the deadline, so a
+session ends with whole stacks. A stack that still overruns stops after the first epoch that ends
+past the deadline; its checkpoint stays on the machine and nothing of it is saved. After every finished
 stack the output folder is rewritten, so a command killed at its time limit still leaves what
 finished: ``session.json`` (per tier: wall time, runs, runs per hour, GPU utilisation), the bench
 JSON and one tarball of records per profile and benchmark (``records import`` reads them back).
@@ -52,11 +55,12 @@ from autoscale.experiments.plans import (
     window_study_configs,
 )
 from autoscale.experiments.runs import run_stack
+from autoscale.experiments.stack_budget import StackBudget
 from autoscale.experiments.store import RunStore, unique_configs
 from autoscale.methods import method_class
 from autoscale.training.config import RunConfig
 from autoscale.training.files import atomic_write_bytes
-from autoscale.training.stacked import stack_groups
+from autoscale.training.stacked import stack_groups, stack_key
 
 TIER_NAMES = {
     0: "step times, calibration, a notebook on the GPU",
@@ -97,10 +101,11 @@ def needs_gramian(config: RunConfig) -> bool:
     return bool(getattr(method_class(config.method), "needs_gramian", False))
 
 
-def ordered_stacks(configs: list[RunConfig], max_size: int) -> list[list[RunConfig]]:
-    """Stacks cheapest first: fixed-weight and loss-based runs, then Gramian methods in small stacks,
-    AutoScale's first, then the paper's other methods, then the extra rows (a deadline that stops a
-    session cuts the runs the book needs least)."""
+def ordered_groups(configs: list[RunConfig], max_size: int) -> list[tuple[list[RunConfig], int]]:
+    """Groups of runs that stack together, each with its most runs per stack, cheapest first:
+    fixed-weight and loss-based runs, then Gramian methods in small stacks, AutoScale's first, then
+    the paper's other methods, then the extra rows (a deadline that stops a session cuts the runs
+    the book needs least)."""
     cheap = [c for c in configs if not needs_gramian(c)]
     gramian = [c for c in configs if needs_gramian(c)]
     classes = (
@@ -108,8 +113,17 @@ def ordered_stacks(configs: list[RunConfig], max_size: int) -> list[list[RunConf
         [c for c in gramian if c.method != "autoscale" and c.method not in EXTRA_METHODS],
         [c for c in gramian if c.method in EXTRA_METHODS],
     )
+    whole = max(len(configs), 2)
     size = min(max_size, GRAMIAN_STACK)
-    return stack_groups(cheap, max_size) + [s for group in classes for s in stack_groups(group, size)]
+    return [(g, max_size) for g in stack_groups(cheap, whole)] + [
+        (g, size) for group in classes for g in stack_groups(group, whole)
+    ]
+
+
+def run_kind(config: RunConfig) -> tuple[str, bool]:
+    """What a run's GPU time depends on: what it stacks with (benchmark, model, data, length) and
+    whether each step waits for host-side weight solves."""
+    return stack_key(config), needs_gramian(config)
 
 
 class GpuMonitor:
@@ -310,6 +324,45 @@ def session_table(sessions: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["session", "tier"]) if rows else pd.DataFrame()
 
 
+def train_groups(
+    groups: list[tuple[list[RunConfig], int]],
+    store: RunStore,
+    deadline: float,
+    say: Callable[[str], None],
+    saved: Callable[[], None],
+    entry: dict[str, Any],
+) -> int:
+    """Trains each group in stacks sized by :class:`StackBudget` until the deadline; returns the
+    number of runs trained (``saved`` is called after every finished stack)."""
+    budget = StackBudget(kind=run_kind)
+    trained = 0
+    for group, cap in groups:
+        while group:
+            left = deadline - time.time()
+            size = budget.size(group[0], left, cap)
+            if size == 0:
+                rate = budget.seconds_per_run[run_kind(group[0])]
+                say(f"deadline: one more {group[0].method} run takes about {rate:.0f} s, {left:.0f} s are left")
+                return trained
+            stack, group = group[:size], group[size:]
+            stack_start = time.time()
+            methods = sorted({c.method for c in stack})
+            records = guarded(
+                f"a stack of {len(stack)} {methods}", say, lambda s=stack: run_stack(s, store, False, deadline)
+            )
+            if records is None:
+                entry["failed_stacks"] = entry.get("failed_stacks", 0) + 1
+                continue
+            if records[0] is None:
+                say(f"deadline: a stack of {len(stack)} stopped unfinished (its checkpoint is kept)")
+                return trained
+            budget.record(stack, time.time() - stack_start)
+            trained += len(stack)
+            say(f"stack of {len(stack)} {methods} done in {time.time() - stack_start:.1f} s")
+            saved()
+    return trained
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m autoscale.commands.gpu_session", description=__doc__.split("\n\n")[0]
@@ -360,24 +413,9 @@ def main(argv: list[str] | None = None) -> int:
             entry["status"] = "done"
         else:
             configs = [c for c in tier_configs(tier, args.device, args.tiny) if store.load(c) is None]
-            stacks = ordered_stacks(configs, args.stack)
-            say(f"tier {tier} ({TIER_NAMES[tier]}): {len(configs)} runs to train in {len(stacks)} stacks")
-            trained = 0
-            for stack in stacks:
-                stack_start = time.time()
-                methods = sorted({c.method for c in stack})
-                records = guarded(
-                    f"a stack of {len(stack)} {methods}", say, lambda s=stack: run_stack(s, store, False, deadline)
-                )
-                if records is None:
-                    entry["failed_stacks"] = entry.get("failed_stacks", 0) + 1
-                    continue
-                if records[0] is None:
-                    say(f"deadline: a stack of {len(stack)} stopped unfinished (its checkpoint is kept)")
-                    break
-                trained += len(stack)
-                say(f"stack of {len(stack)} {methods} done in {time.time() - stack_start:.1f} s")
-                write_session()
+            groups = ordered_groups(configs, args.stack)
+            say(f"tier {tier} ({TIER_NAMES[tier]}): {len(configs)} runs to train in {len(groups)} groups")
+            trained = train_groups(groups, store, deadline, say, write_session, entry)
             entry["runs_trained"] = trained
             entry["runs_left"] = len(configs) - trained
             entry["status"] = "done" if trained == len(configs) else "partial"
