@@ -17,18 +17,43 @@ def _configs(n: int, method: str = "unitary"):
     return [replace(base, method=method, seed=s) for s in range(n)]
 
 
-def test_budget_probes_then_sizes_linearly():
-    budget = StackBudget(kind=lambda c: c.method, probe_size=4, margin=0.5)
+def test_budget_probes_then_never_underestimates_one_measurement():
+    budget = StackBudget(kind=lambda c: (c.method,), probe_size=4, margin=0.5)
     config = _configs(1)[0]
     assert budget.size(config, 1000.0, cap=64) == 4  # nothing measured: a probe
     assert budget.size(config, 1000.0, cap=2) == 2  # never above the cap
     assert budget.size(config, 0.0, cap=64) == 0  # no time left
-    budget.record(_configs(4), 40.0)  # 10 s per run
-    assert budget.size(config, 100.0, cap=64) == 5  # 0.5 * 100 s / 10 s
-    assert budget.size(config, 19.0, cap=64) == 0  # half of 19 s holds no 10 s run
+    assert budget.record(_configs(4), 40.0) == {"kind": ["unitary"], "runs": 4, "seconds": 40.0}
+    assert budget.estimate(("unitary",), 1) == 40.0  # a smaller stack: no faster than the measured one
+    assert budget.estimate(("unitary",), 10) == 100.0  # a larger one: proportionally slower at most
+    assert budget.size(config, 200.0, cap=64) == 10  # 0.5 * 200 s holds t(10) = 100 s
+    assert budget.size(config, 79.0, cap=64) == 0  # half of 79 s holds no stack of 40 s
     assert budget.size(config, 1e6, cap=64) == 64
-    other = _configs(1, method="famo")[0]
-    assert budget.size(other, 100.0, cap=64) == 4  # another kind is probed on its own
+    assert budget.size(_configs(1, method="famo")[0], 100.0, cap=64) == 4  # another kind: its own probe
+
+
+def test_budget_fits_a_line_through_several_sizes():
+    budget = StackBudget(kind=lambda c: (c.method,), margin=1.0)
+    budget.record(_configs(4), 120.0 + 4 * 5.0)
+    budget.record(_configs(12), 120.0 + 12 * 5.0)
+    assert budget.estimate(("unitary",), 64) == pytest.approx(120.0 + 64 * 5.0)
+    assert budget.size(_configs(1)[0], 302.0, cap=64) == 36  # 120 + 5 n <= 302
+    noisy = StackBudget(kind=lambda c: (c.method,))
+    noisy.record(_configs(4), 50.0)
+    noisy.record(_configs(5), 45.0)  # one run more, faster: no slope to trust
+    assert noisy.estimate(("unitary",), 1) == 50.0
+
+
+def test_budget_reads_earlier_sessions_on_the_same_device():
+    row = {"kind": ["scenes-street", "full", False], "runs": 4, "seconds": 132.0}
+    sessions = [
+        {"device": "H100", "tiers": {"2": {"stacks": [row]}}},
+        {"device": "H200", "tiers": {"2": {"stacks": [{**row, "seconds": 1.0}]}}},
+        {"device": "H100", "tiers": {"1": {"name": "no stacks stored"}}},
+    ]
+    budget = StackBudget(kind=lambda c: (c.benchmark, c.profile, False))
+    budget.add_sessions(sessions, "H100")
+    assert budget.estimate(("scenes-street", "full", False), 4) == 132.0
 
 
 def test_the_session_trains_whole_stacks_before_its_deadline(monkeypatch: pytest.MonkeyPatch):
@@ -47,10 +72,15 @@ def test_the_session_trains_whole_stacks_before_its_deadline(monkeypatch: pytest
     monkeypatch.setattr(gpu_session, "time", SimpleNamespace(time=lambda: clock["now"]))
     said: list[str] = []
     groups = gpu_session.ordered_groups(_configs(20), max_size=64)
-    trained = gpu_session.train_groups(groups, None, 100.0, said.append, lambda: None, {})
-    # Probe of 4 (40 s), then 0.85 * 60 s / 10 s = 5 runs (50 s); 10 s left hold no further run.
+    entry: dict = {}
+    budget = StackBudget(kind=gpu_session.run_kind)
+    trained = gpu_session.train_groups(groups, None, 100.0, said.append, lambda: None, entry, budget)
+    # Probe of 4 (40 s), then t(n) = 40 max(1, n / 4) <= 0.85 * 60 s gives 5 runs (50 s); 10 s left
+    # hold no further stack.
     assert stacks == [4, 5] and trained == 9
-    assert "deadline: one more unitary run takes about 10 s, 10 s are left" in said[-1]
+    assert [row["runs"] for row in entry["stacks"]] == [4, 5]
+    assert entry["stacks"][0]["kind"] == ["multimnist", "smoke", False]
+    assert "deadline: a stack of one more unitary run takes about" in said[-1]
     assert not any("stopped unfinished" in s for s in said)
 
 

@@ -60,7 +60,7 @@ from autoscale.experiments.store import RunStore, unique_configs
 from autoscale.methods import method_class
 from autoscale.training.config import RunConfig
 from autoscale.training.files import atomic_write_bytes
-from autoscale.training.stacked import stack_groups, stack_key
+from autoscale.training.stacked import stack_groups
 
 TIER_NAMES = {
     0: "step times, calibration, a notebook on the GPU",
@@ -120,10 +120,10 @@ def ordered_groups(configs: list[RunConfig], max_size: int) -> list[tuple[list[R
     ]
 
 
-def run_kind(config: RunConfig) -> tuple[str, bool]:
-    """What a run's GPU time depends on: what it stacks with (benchmark, model, data, length) and
+def run_kind(config: RunConfig) -> tuple[str, str, bool]:
+    """What a run's GPU time depends on: its benchmark and profile (model, data, length) and
     whether each step waits for host-side weight solves."""
-    return stack_key(config), needs_gramian(config)
+    return config.benchmark, config.profile, needs_gramian(config)
 
 
 class GpuMonitor:
@@ -331,18 +331,20 @@ def train_groups(
     say: Callable[[str], None],
     saved: Callable[[], None],
     entry: dict[str, Any],
+    budget: StackBudget,
 ) -> int:
-    """Trains each group in stacks sized by :class:`StackBudget` until the deadline; returns the
-    number of runs trained (``saved`` is called after every finished stack)."""
-    budget = StackBudget(kind=run_kind)
+    """Trains each group in stacks sized by ``budget`` until the deadline; returns the number of
+    runs trained. Every finished stack's timing goes to ``entry["stacks"]``, then ``saved`` is
+    called."""
     trained = 0
     for group, cap in groups:
         while group:
             left = deadline - time.time()
             size = budget.size(group[0], left, cap)
             if size == 0:
-                rate = budget.seconds_per_run[run_kind(group[0])]
-                say(f"deadline: one more {group[0].method} run takes about {rate:.0f} s, {left:.0f} s are left")
+                need = budget.estimate(run_kind(group[0]), 1)
+                method = group[0].method
+                say(f"deadline: a stack of one more {method} run takes about {need:.0f} s, {left:.0f} s are left")
                 return trained
             stack, group = group[:size], group[size:]
             stack_start = time.time()
@@ -356,7 +358,7 @@ def train_groups(
             if records[0] is None:
                 say(f"deadline: a stack of {len(stack)} stopped unfinished (its checkpoint is kept)")
                 return trained
-            budget.record(stack, time.time() - stack_start)
+            entry.setdefault("stacks", []).append(budget.record(stack, time.time() - stack_start))
             trained += len(stack)
             say(f"stack of {len(stack)} {methods} done in {time.time() - stack_start:.1f} s")
             saved()
@@ -401,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         session["packages"] = package(store, args.out, profiles)
         atomic_write_bytes(args.out / "session.json", json.dumps(session, indent=1).encode())
 
+    budget = StackBudget(kind=run_kind)
+    budget.add_sessions(session_files(store.root / "full" / "gpu_sessions").values(), session["device"])
     tiers = [int(t) for t in args.tiers.split(",") if t.strip()]
     if any(t in (2, 3, 4) for t in tiers):
         prepare_scenes(args.tiny, say)
@@ -415,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
             configs = [c for c in tier_configs(tier, args.device, args.tiny) if store.load(c) is None]
             groups = ordered_groups(configs, args.stack)
             say(f"tier {tier} ({TIER_NAMES[tier]}): {len(configs)} runs to train in {len(groups)} groups")
-            trained = train_groups(groups, store, deadline, say, write_session, entry)
+            trained = train_groups(groups, store, deadline, say, write_session, entry, budget)
             entry["runs_trained"] = trained
             entry["runs_left"] = len(configs) - trained
             entry["status"] = "done" if trained == len(configs) else "partial"
