@@ -20,6 +20,7 @@ from typing import Any
 # Only light modules at import: the parser is built from names (profiles.py imports no torch), and the
 # commands import the run store, plans and trainer when they run, so that ``--help`` answers at once.
 from autoscale.experiments.profiles import PROFILES, benchmarks
+from autoscale.experiments.ray_engine import RayEngine
 
 
 class MethodNames:
@@ -104,6 +105,7 @@ def parser() -> argparse.ArgumentParser:
     commands.choices["sweep"].add_argument(
         "--workers", type=int, help="runs trained at once (default: $AUTOSCALE_WORKERS or 1)"
     )
+    add_engine_arguments(commands.choices["sweep"])
     add_records_parser(commands)
     train = commands.choices["train"]
     train.add_argument(
@@ -118,6 +120,24 @@ def parser() -> argparse.ArgumentParser:
         help="method option, value as JSON (e.g. weights=[0.5,1.5], alpha=0.3); repeatable",
     )
     return top
+
+
+def add_engine_arguments(sub: argparse.ArgumentParser) -> None:
+    """``--engine local|ray`` and the Ray engine's options (autoscale.experiments.ray_engine)."""
+    sub.add_argument(
+        "--engine", choices=("local", "ray"), default="local", help="local processes (default) or Ray tasks"
+    )
+    sub.add_argument("--address", help="Ray: the cluster to join ('auto': this node's); default a local instance")
+    sub.add_argument("--gpus-per-run", type=float, default=0.0, help="Ray: the share of a GPU each run gets")
+
+
+def engine_from(args: argparse.Namespace) -> RayEngine | None:
+    """The Ray engine the arguments ask for, or None for the local one."""
+    if args.engine == "local":
+        if args.address or args.gpus_per_run:
+            raise SystemExit("--address and --gpus-per-run apply to --engine ray only")
+        return None
+    return RayEngine(address=args.address, gpus_per_run=args.gpus_per_run)
 
 
 def add_records_parser(commands: argparse._SubParsersAction) -> None:
@@ -140,6 +160,7 @@ def add_records_parser(commands: argparse._SubParsersAction) -> None:
     actions.choices["status"].add_argument("--strict", action="store_true", help="exit 1 unless complete and fresh")
     actions.choices["train"].add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     actions.choices["train"].add_argument("--workers", type=int, help="runs at once (default: $AUTOSCALE_WORKERS or 1)")
+    add_engine_arguments(actions.choices["train"])
     verify = actions.choices["verify"]
     verify.add_argument("--sample", type=int, default=0, help="records drawn at random (default 0)")
     verify.add_argument("--cheapest", type=int, default=0, help="records with the lowest wall time (default 0)")
@@ -177,7 +198,7 @@ def sweep(args: argparse.Namespace) -> int:
     if stored is None:
         from autoscale.experiments.runs import run_sweep_plan
 
-        stored = run_sweep_plan(plan, store, force=args.force, workers=args.workers)
+        stored = run_sweep_plan(plan, store, force=args.force, workers=args.workers, engine=engine_from(args))
     ls, stl = stored
     print(
         f"{len(ls)} weight-set runs and {len(stl)} single-task runs of {args.benchmark} "

@@ -16,9 +16,10 @@ import tarfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from autoscale.commands.cli import download_command
+from autoscale.commands.cli import download_command, engine_from
 from autoscale.experiments.plans import CANDIDATE_BENCHMARKS, book_benchmarks, book_configs
 from autoscale.experiments.profiles import PROFILE_SETTINGS
+from autoscale.experiments.ray_engine import RayEngine
 from autoscale.experiments.record_status import default_profile, store_status
 from autoscale.experiments.records import RecordProblem, now
 from autoscale.experiments.store import RunStore
@@ -72,7 +73,7 @@ def status(store: RunStore, profile: str, strict: bool) -> int:
     return 1 if strict and not report.clean else 0
 
 
-def train(store: RunStore, profile: str, device: str, workers: int | None) -> int:
+def train(store: RunStore, profile: str, device: str, workers: int | None, engine: RayEngine | None = None) -> int:
     """Train the book's missing runs at ``profile`` (real datasets only where their data is here).
     Runs whose configs depend on earlier results (the random search's chosen weights) join the plan
     once those results are in, so the plan is trained until it stops growing."""
@@ -80,7 +81,7 @@ def train(store: RunStore, profile: str, device: str, workers: int | None) -> in
     while any(store.load(c) is None for c in configs):
         from autoscale.experiments.runs import sweep
 
-        sweep(configs, store, desc=f"book runs [{profile}]", workers=workers)
+        sweep(configs, store, desc=f"book runs [{profile}]", workers=workers, engine=engine)
         configs = book_configs(profile, device, store)
     print(f"all {len(configs)} runs of the book at {profile} are in {store.root / profile}")
     line = absent_line()
@@ -198,7 +199,7 @@ def records_command(args: argparse.Namespace) -> int:
     if args.action == "status":
         return status(store, args.profile, args.strict)
     if args.action == "train":
-        return train(store, args.profile, args.device, args.workers)
+        return train(store, args.profile, args.device, args.workers, engine_from(args))
     if args.action == "verify":
         return verify(store, args)
     if args.action == "rebuild-manifest":

@@ -16,6 +16,7 @@ import torch
 from tqdm import tqdm
 
 from autoscale.experiments.plans import SweepPlan
+from autoscale.experiments.ray_engine import RayEngine, sweep_ray
 from autoscale.experiments.store import RunStore, config_hash, describe_run, unique_configs, warn_record
 from autoscale.training.config import CorruptCheckpoint, RunConfig
 from autoscale.training.stacked import StackedTrainer, stack_groups
@@ -125,8 +126,12 @@ def sweep(
     progress: bool = True,
     desc: str = "runs",
     workers: int | None = None,
+    engine: RayEngine | None = None,
 ) -> list[dict]:
     """Records of every config (in order), training only those missing from the store.
+
+    With ``engine`` the missing runs are Ray tasks (:mod:`autoscale.experiments.ray_engine`), on a
+    local instance or a cluster; ``workers`` then does not apply.
 
     With ``workers`` > 1 (default :func:`default_workers`) missing runs train in that many
     processes at once, each with an equal share of this process's CPU threads. Small models use
@@ -141,6 +146,8 @@ def sweep(
     :func:`autoscale.training.stacked.stack_groups`) and each stack is trained in this process.
     """
     store = store or RunStore()
+    if engine is not None:
+        return sweep_ray(configs, store, force=force, progress=progress, desc=desc, engine=engine)
     workers = default_workers() if workers is None else workers
     records: list[dict | None] = [None if force else store.load(c) for c in configs]
     missing = [i for i, r in enumerate(records) if r is None]
@@ -199,11 +206,12 @@ def sweep_groups(
     progress: bool = True,
     desc: str = "runs",
     workers: int | None = None,
+    engine: RayEngine | None = None,
 ) -> dict[Any, list[dict]]:
     """:func:`sweep` over every group's configs in one batch (so that parallel workers stay busy),
     returned as records grouped the same way. Configs shared by groups are trained once."""
     unique = unique_configs(c for configs in groups.values() for c in configs)
-    records = sweep(unique, store, force=force, progress=progress, desc=desc, workers=workers)
+    records = sweep(unique, store, force=force, progress=progress, desc=desc, workers=workers, engine=engine)
     by_hash = {config_hash(c): r for c, r in zip(unique, records, strict=True)}
     return {key: [by_hash[config_hash(c)] for c in configs] for key, configs in groups.items()}
 
@@ -247,11 +255,12 @@ def run_sweep_plan(
     force: bool = False,
     progress: bool = True,
     workers: int | None = None,
+    engine: RayEngine | None = None,
 ) -> tuple[list[dict], list[dict]]:
     """Records of the plan's weight-set runs and single-task runs (trained where missing, in one
     batch so that parallel workers stay busy)."""
     groups = {"ls": plan.ls_configs, "stl": plan.stl_configs}
     records = sweep_groups(
-        groups, store, force=force, progress=progress, desc=f"{plan.benchmark} sweep", workers=workers
+        groups, store, force=force, progress=progress, desc=f"{plan.benchmark} sweep", workers=workers, engine=engine
     )
     return records["ls"], records["stl"]
