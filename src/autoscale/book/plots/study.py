@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from autoscale.book.plots.layout import legend_below, panel_grid
 from autoscale.book.study import STUDY_METRICS, StudyMetric, by_weight_set, spearman_bootstrap, study_trajectory
@@ -76,6 +77,7 @@ def plot_delta_m_against_metrics(
         ax.scatter(table[metric.key], table["Δm"], s=22, color="C0")
         xlabel = "log10 " + metric.label if metric.key == "cond" else metric.label
         ax.set_xlabel(xlabel, fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(4))  # narrow panels: long tick labels would run together
         ax.set_title(f"ρ = {rho:.2f} [{low:.2f}, {high:.2f}]", fontsize=9)
     axes[0].set_ylabel("Δm (%)  ↓ better")
     if title:
