@@ -2,7 +2,8 @@
 benchmark (weight grid + single-task baselines) outside the notebooks, through the same run store,
 so the book reuses what it trained; ``python -m autoscale train ...`` trains one configuration;
 ``python -m autoscale records ...`` looks after the committed run records (status, train what the
-book is missing, verify by re-derivation, rebuild a manifest, clear a profile).
+book is missing, verify by re-derivation, rebuild a manifest, clear a profile);
+``python -m autoscale pbt ...`` searches the LS weights by population-based training (Ray Tune).
 
 ``sweep`` and ``train`` accept every benchmark with profiles, the real datasets (nyuv2, cityscapes,
 cityscapes3) included; those need their data downloaded first, and the command says how when it is
@@ -15,12 +16,14 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Only light modules at import: the parser is built from names (profiles.py imports no torch), and the
 # commands import the run store, plans and trainer when they run, so that ``--help`` answers at once.
 from autoscale.experiments.profiles import PROFILES, benchmarks
-from autoscale.experiments.ray_engine import RayEngine
+
+if TYPE_CHECKING:  # the engine module loads torch; `--help` must not
+    from autoscale.experiments.ray_engine import RayEngine
 
 
 class MethodNames:
@@ -107,6 +110,7 @@ def parser() -> argparse.ArgumentParser:
     )
     add_engine_arguments(commands.choices["sweep"])
     add_records_parser(commands)
+    add_pbt_parser(commands)
     train = commands.choices["train"]
     train.add_argument(
         "--method", default="unitary", choices=MethodNames(), metavar="METHOD", help="one of: %(choices)s"
@@ -133,11 +137,46 @@ def add_engine_arguments(sub: argparse.ArgumentParser) -> None:
 
 def engine_from(args: argparse.Namespace) -> RayEngine | None:
     """The Ray engine the arguments ask for, or None for the local one."""
+    from autoscale.experiments.ray_engine import RayEngine
+
     if args.engine == "local":
         if args.address or args.gpus_per_run:
             raise SystemExit("--address and --gpus-per-run apply to --engine ray only")
         return None
     return RayEngine(address=args.address, gpus_per_run=args.gpus_per_run)
+
+
+def add_pbt_parser(commands: argparse._SubParsersAction) -> None:
+    pbt = commands.add_parser("pbt", help="population-based training of the LS weights (Ray Tune)")
+    pbt.add_argument("--benchmark", required=True, choices=benchmarks())
+    pbt.add_argument("--profile", default="cpu", choices=PROFILES)
+    pbt.add_argument("--population", type=int, default=8, help="members trained side by side (default 8)")
+    pbt.add_argument("--ready-epochs", type=int, default=1, help="epochs between exploit/explore steps (default 1)")
+    pbt.add_argument("--epochs", type=int, help="epochs per member (default: the profile's)")
+    pbt.add_argument("--seed", type=int, default=0, help="the members' training seed (default 0)")
+    pbt.add_argument("--address", help="Ray cluster to join ('auto': this node's); default a local instance")
+    pbt.add_argument("--results-root", help="run store root (default: $AUTOSCALE_RESULTS_ROOT or ./results)")
+    pbt.add_argument("--force", action="store_true", help="search again even if the store holds the result")
+
+
+def pbt(args: argparse.Namespace) -> int:
+    """One PBT search; its result is stored beside the benchmark's run records."""
+    from autoscale.experiments.pbt import PBTConfig, result_path, run_pbt
+    from autoscale.experiments.store import RunStore
+
+    store = RunStore(args.results_root)
+    config = PBTConfig(
+        args.benchmark, args.profile, args.population, args.ready_epochs, epochs=args.epochs, seed=args.seed
+    )
+    result = run_pbt(config, store, force=args.force, address=args.address)
+    best = result["best"]
+    weights = ", ".join(f"{w:.2f}" for w in best["weights"])
+    print(
+        f"PBT on {args.benchmark} [{args.profile}], population {args.population}: {result['exploits']} exploits; "
+        f"best member {best['member']}: weights ({weights}), validation Δm {best['val_delta_m']:.2f}, "
+        f"test Δm {best['test_delta_m']:.2f}; stored at {result_path(store, config)}"
+    )
+    return 0
 
 
 def add_records_parser(commands: argparse._SubParsersAction) -> None:
@@ -184,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.command == "sweep":
         return sweep(args)
+    if args.command == "pbt":
+        return pbt(args)
     return train(args)
 
 
