@@ -154,7 +154,7 @@ def add_pbt_parser(commands: argparse._SubParsersAction) -> None:
     pbt.add_argument("--ready-epochs", type=int, default=1, help="epochs between exploit/explore steps (default 1)")
     pbt.add_argument("--epochs", type=int, help="epochs per member (default: the profile's)")
     pbt.add_argument("--seed", type=int, default=0, help="the members' training seed (default 0)")
-    pbt.add_argument("--address", help="Ray cluster to join ('auto': this node's); default a local instance")
+    pbt.add_argument("--address", help="Ray cluster to join ('auto'); its nodes must share the driver's temp folder")
     pbt.add_argument("--results-root", help="run store root (default: $AUTOSCALE_RESULTS_ROOT or ./results)")
     pbt.add_argument("--force", action="store_true", help="search again even if the store holds the result")
 

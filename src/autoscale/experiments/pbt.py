@@ -21,6 +21,11 @@ by their weights alone; Python's ``random`` module, from which Tune draws its ex
 this module its perturbations, is seeded; and in synchronous mode the decisions depend only on the
 scores, which CPU training reproduces exactly (one torch thread per member).
 
+Where it runs: a local Ray instance by default. Tune keeps the members' checkpoints in a
+temporary folder of the driver, so ``address`` may name a cluster only where every node sees that
+folder (one machine, or a shared filesystem mounted at the same path); a multi-node search
+without shared storage is not supported yet.
+
 The result, one JSON per PBT config under ``<results>/<profile>/<benchmark>/pbt/`` (beside the run
 records, not among them), holds every member's reports (epoch, weights, validation Δm, which member
 it copied), the final weights and the test Δm of every member's final model; the best member is
