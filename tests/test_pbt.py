@@ -34,6 +34,8 @@ def test_a_smoke_search_exploits_keeps_the_simplex_and_repeats(tmp_path: Path):
     assert {r["member"] for r in first["final"]} == {0, 1, 2, 3}
     assert all(r["epoch"] == 2 for r in first["final"])
     assert first["exploits"] >= 1
+    # One report per member and epoch: an exploited member keeps its reports from before the copy.
+    assert [(r["member"], r["epoch"]) for r in first["reports"]] == [(m, e) for m in range(4) for e in (1, 2)]
     for row in first["reports"]:
         assert sum(row["weights"]) == pytest.approx(2.0) and min(row["weights"]) >= 0
     copied = [r for r in first["reports"] if r["copied_from"] is not None]

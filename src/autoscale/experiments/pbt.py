@@ -27,7 +27,8 @@ folder (one machine, or a shared filesystem mounted at the same path); a multi-n
 without shared storage is not supported yet.
 
 The result, one JSON per PBT config under ``<results>/<profile>/<benchmark>/pbt/`` (beside the run
-records, not among them), holds every member's reports (epoch, weights, validation Δm, which member
+records, not among them), holds every member's reports (collected by a named Ray actor, so they
+survive Tune pausing and reusing the members' processes: epoch, weights, validation Δm, which member
 it copied), the final weights and the test Δm of every member's final model; the best member is
 the one with the lowest final validation Δm.
 """
@@ -100,9 +101,23 @@ def _transplant(donor: Path, target: Path, config: RunConfig) -> None:
     atomic_torch_save(target, ckpt)
 
 
+class ReportLog:
+    """Collects every member's report rows (a Ray actor of the driver, reachable by name)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def add(self, row: dict) -> None:
+        self.rows.append(row)
+
+    def all(self) -> list[dict]:
+        return self.rows
+
+
 def pbt_member(tune_config: dict[str, Any]) -> None:
     """One member of the population, run by Ray Tune: trains ``ready`` epochs at a time, reporting
     the validation Δm with a checkpoint after each, from a donor's checkpoint after an exploit."""
+    import ray
     from ray import tune
 
     from autoscale.training.trainer import Trainer
@@ -134,14 +149,10 @@ def pbt_member(tune_config: dict[str, Any]) -> None:
             if record["complete"]:
                 test = primary_metrics(record, "test")
                 row.update(test=test, test_delta_m=delta_m(test, tune_config["baseline"]["test"], higher))
-            # The scheduler reads the two numbers; the whole row travels as one JSON string, which
-            # Tune's result tables keep as it is (lists and dicts would be flattened or stringified).
-            report = {
-                "epoch": row["epoch"],
-                "val_delta_m": row["val_delta_m"],
-                "done": int(record["complete"]),
-                "row": json.dumps(row),
-            }
+            # The rows go to the driver's ReportLog, not through Tune's result history: with reused
+            # actors Tune drops a member's reports from before an exploit.
+            ray.get(ray.get_actor(tune_config["log"]).add.remote(row))
+            report = {"epoch": row["epoch"], "val_delta_m": row["val_delta_m"], "done": int(record["complete"])}
             copied_from = None
             with tempfile.TemporaryDirectory() as out:
                 shutil.copy(path, Path(out) / TRAINER_FILE)
@@ -164,6 +175,7 @@ def load_pbt(config: PBTConfig, store: RunStore | None = None) -> dict | None:
 def run_pbt(config: PBTConfig, store: RunStore | None = None, force: bool = False, address: str | None = None) -> dict:
     """The PBT result of ``config``: from the store, else searched now (module doc). The single-task
     baselines are trained first where the store misses them (local engine)."""
+    import ray
     from ray import tune
     from ray.tune.schedulers import PopulationBasedTraining
 
@@ -198,7 +210,9 @@ def run_pbt(config: PBTConfig, store: RunStore | None = None, force: bool = Fals
     )
     stop = start_ray(address)
     started = time.perf_counter()
+    log_name = f"autoscale-pbt-{config.key()}"
     try:
+        log = ray.remote(ReportLog).options(name=log_name).remote()
         with tempfile.TemporaryDirectory() as storage:
             tuner = tune.Tuner(
                 tune.with_resources(pbt_member, {"cpu": 1}),
@@ -207,8 +221,10 @@ def run_pbt(config: PBTConfig, store: RunStore | None = None, force: bool = Fals
                     "base": base.to_dict(),
                     "baseline": baseline,
                     "ready": config.ready_epochs,
+                    "log": log_name,
                 },
-                tune_config=tune.TuneConfig(scheduler=scheduler, reuse_actors=False),
+                # Reused actors keep torch and the data loaded between a member's pauses.
+                tune_config=tune.TuneConfig(scheduler=scheduler, reuse_actors=True),
                 run_config=tune.RunConfig(
                     storage_path=storage,
                     name="pbt",
@@ -219,8 +235,9 @@ def run_pbt(config: PBTConfig, store: RunStore | None = None, force: bool = Fals
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
                 ),
             )
-            grid = tuner.fit()
-            reports = [row for result in grid for row in result.metrics_dataframe.to_dict("records")]
+            tuner.fit()
+            reports = ray.get(log.all.remote())
+            ray.kill(log)  # its name is free for the next search in the same Ray session
     finally:
         stop()
     result = summarize(config, reports, initial)
@@ -234,7 +251,7 @@ def run_pbt(config: PBTConfig, store: RunStore | None = None, force: bool = Fals
 def summarize(config: PBTConfig, reports: list[dict], initial: list[list[float]]) -> dict:
     """The stored form of a search: its config, every member's reports in (member, epoch) order,
     the number of exploits, each member's final weights and test Δm, and the best member."""
-    rows = sorted((json.loads(r["row"]) for r in reports), key=lambda r: (r["member"], r["epoch"]))
+    rows = sorted(reports, key=lambda r: (r["member"], r["epoch"]))
     finals = {r["member"]: r for r in rows if "test_delta_m" in r}
     best = min(finals.values(), key=lambda r: r["val_delta_m"])
     return {
