@@ -29,11 +29,12 @@ def test_perturbation_stays_on_the_simplex_within_its_factor(weights):
 
 
 def test_a_smoke_search_exploits_keeps_the_simplex_and_repeats(tmp_path: Path):
-    config = PBTConfig("multimnist", "smoke", population=4, ready_epochs=1, epochs=2)
+    # Quantile 0.5: two donors to choose from, so the repeat also checks that the draw is seeded.
+    config = PBTConfig("multimnist", "smoke", population=4, ready_epochs=1, epochs=2, quantile=0.5)
     first = run_pbt(config, RunStore(tmp_path / "a"))
     assert {r["member"] for r in first["final"]} == {0, 1, 2, 3}
     assert all(r["epoch"] == 2 for r in first["final"])
-    assert first["exploits"] >= 1
+    assert first["exploits"] == 2  # the bottom half copies the top half once, after epoch 1
     # One report per member and epoch: an exploited member keeps its reports from before the copy.
     assert [(r["member"], r["epoch"]) for r in first["reports"]] == [(m, e) for m in range(4) for e in (1, 2)]
     for row in first["reports"]:

@@ -17,9 +17,10 @@ simplex {w >= 0, sum w = K} the rest of the package searches on.
 
 Reproducibility: the initial weights are :func:`~autoscale.experiments.plans.random_weight_sets`
 (seeded); every member trains from the same seed (initialisation and data order), so members differ
-by their weights alone; Python's ``random`` module, from which Tune draws its exploit choices and
-this module its perturbations, is seeded; and in synchronous mode the decisions depend only on the
-scores, which CPU training reproduces exactly (one torch thread per member).
+by their weights alone; Tune draws each exploit's donor from Python's ``random``, seeded here per
+decision (:func:`seeded_pbt`); the perturbations come from their own seeded generator, called in
+the scheduler's fixed order (best members first); so in synchronous mode every decision depends
+only on the scores, which CPU training reproduces exactly (one torch thread per member).
 
 Where it runs: a local Ray instance by default. Tune keeps the members' checkpoints in a
 temporary folder of the driver, so ``address`` may name a cluster only where every node sees that
@@ -162,6 +163,21 @@ def pbt_member(tune_config: dict[str, Any]) -> None:
                 return
 
 
+def seeded_pbt(base: type, seed: int) -> type:
+    """Tune's PBT scheduler class ``base`` with each exploit's donor drawn from ``random`` seeded by
+    (seed, member, time). Tune draws the donor with the module ``random``, which Tune itself also
+    uses elsewhere (differently with and without reused actors), so seeding it once at the start
+    left the donors to chance; seeded per decision they depend only on the scores."""
+
+    class SeededPBT(base):
+        def _checkpoint_or_exploit(self, trial, tune_controller, upper_quantile, lower_quantile):
+            time_now = self._trial_state[trial].last_perturbation_time
+            random.seed(f"{seed}-{_member_index(str(trial))}-{time_now}")
+            return super()._checkpoint_or_exploit(trial, tune_controller, upper_quantile, lower_quantile)
+
+    return SeededPBT
+
+
 def result_path(store: RunStore, config: PBTConfig) -> Path:
     return store.root / config.profile / config.benchmark / "pbt" / f"{config.key()}.json"
 
@@ -197,8 +213,7 @@ def run_pbt(config: PBTConfig, store: RunStore | None = None, force: bool = Fals
     def explore(tune_config: dict[str, Any]) -> dict[str, Any]:
         return {**tune_config, "weights": perturb_weights(tune_config["weights"], config.perturbation, rng)}
 
-    random.seed(config.search_seed)  # Tune draws the donor of each exploit from this module
-    scheduler = PopulationBasedTraining(
+    scheduler = seeded_pbt(PopulationBasedTraining, config.search_seed)(
         time_attr="epoch",
         metric="val_delta_m",
         mode="min",
