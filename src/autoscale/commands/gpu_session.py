@@ -17,9 +17,10 @@ the first incomplete tier:
 - tier 4: the ``gpuday`` main table on the scenes (dilated ResNet-18 at 128x160).
 
 Runs train in stacks (:mod:`autoscale.training.stacked`) sized to the time left
-(:class:`autoscale.experiments.stack_budget.StackBudget`): the first stack of each kind of run is a
-probe of 4, later ones hold as many runs as the measured rate fits before the deadline, so a
-session ends with whole stacks. A stack that still overruns stops after the first epoch that ends
+(:class:`autoscale.experiments.stack_budget.StackBudget`): a kind of run never timed before, here or
+in a committed ``session.json`` of the same device, starts with a probe of 4; otherwise a stack
+holds as many runs as its estimated time fits before the deadline, so a session ends with whole
+stacks. A stack that still overruns stops after the first epoch that ends
 past the deadline; its checkpoint stays on the machine and nothing of it is saved. After every finished
 stack the output folder is rewritten, so a command killed at its time limit still leaves what
 finished: ``session.json`` (per tier: wall time, runs, runs per hour, GPU utilisation), the bench
@@ -358,9 +359,10 @@ def train_groups(
             if records[0] is None:
                 say(f"deadline: a stack of {len(stack)} stopped unfinished (its checkpoint is kept)")
                 return trained
-            entry.setdefault("stacks", []).append(budget.record(stack, time.time() - stack_start))
+            seconds = time.time() - stack_start
+            entry.setdefault("stacks", []).append(budget.record(stack, seconds))
             trained += len(stack)
-            say(f"stack of {len(stack)} {methods} done in {time.time() - stack_start:.1f} s")
+            say(f"stack of {len(stack)} {methods} done in {seconds:.1f} s")
             saved()
     return trained
 

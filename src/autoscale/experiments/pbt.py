@@ -238,7 +238,7 @@ def run_pbt(config: PBTConfig, store: RunStore | None = None, force: bool = Fals
                     "ready": config.ready_epochs,
                     "log": log_name,
                 },
-                # Reused actors keep torch and the data loaded between a member's pauses.
+                # Reused actors keep a member's process, with torch and the package imported, across its pauses.
                 tune_config=tune.TuneConfig(scheduler=scheduler, reuse_actors=True),
                 run_config=tune.RunConfig(
                     storage_path=storage,

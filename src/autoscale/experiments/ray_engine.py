@@ -52,10 +52,11 @@ def train_record(config: dict[str, Any]) -> tuple[dict, bytes]:
     from autoscale.experiments.runs import run
 
     torch.set_num_threads(1)
+    run_config = RunConfig.from_dict(config)
     with tempfile.TemporaryDirectory() as scratch:
         store = RunStore(scratch)
-        record = run(RunConfig.from_dict(config), store, force=True, progress=False)
-        return record, store.path(RunConfig.from_dict(config)).read_bytes()
+        record = run(run_config, store, force=True, progress=False)
+        return record, store.path(run_config).read_bytes()
 
 
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> Callable[[], None]:
