@@ -154,6 +154,10 @@ def add_pbt_parser(commands: argparse._SubParsersAction) -> None:
     pbt.add_argument("--ready-epochs", type=int, default=1, help="epochs between exploit/explore steps (default 1)")
     pbt.add_argument("--epochs", type=int, help="epochs per member (default: the profile's)")
     pbt.add_argument("--seed", type=int, default=0, help="the members' training seed (default 0)")
+    pbt.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where members train (default cpu)")
+    pbt.add_argument(
+        "--gpus-per-member", type=float, help="share of a GPU per member with --device cuda (default 1/population)"
+    )
     pbt.add_argument("--address", help="Ray cluster to join ('auto'); its nodes must share the driver's temp folder")
     pbt.add_argument("--results-root", help="run store root (default: $AUTOSCALE_RESULTS_ROOT or ./results)")
     pbt.add_argument("--force", action="store_true", help="search again even if the store holds the result")
@@ -166,9 +170,15 @@ def pbt(args: argparse.Namespace) -> int:
 
     store = RunStore(args.results_root)
     config = PBTConfig(
-        args.benchmark, args.profile, args.population, args.ready_epochs, epochs=args.epochs, seed=args.seed
+        args.benchmark,
+        args.profile,
+        args.population,
+        args.ready_epochs,
+        epochs=args.epochs,
+        seed=args.seed,
+        device=args.device,
     )
-    result = run_pbt(config, store, force=args.force, address=args.address)
+    result = run_pbt(config, store, force=args.force, address=args.address, gpus_per_member=args.gpus_per_member)
     best = result["best"]
     weights = ", ".join(f"{w:.2f}" for w in best["weights"])
     print(

@@ -22,7 +22,8 @@ decision (:func:`seeded_pbt`); the perturbations come from their own seeded gene
 the scheduler's fixed order (best members first); so in synchronous mode every decision depends
 only on the scores, which CPU training reproduces exactly (one torch thread per member).
 
-Where it runs: a local Ray instance by default. Tune keeps the members' checkpoints in a
+Where it runs: a local Ray instance by default, each member on one CPU, or with ``device="cuda"``
+on one CPU and a share of a GPU (:func:`member_resources`). Tune keeps the members' checkpoints in a
 temporary folder of the driver, so ``address`` may name a cluster only where every node sees that
 folder (one machine, or a shared filesystem mounted at the same path); a multi-node search
 without shared storage is not supported yet.
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import shutil
 import tempfile
@@ -50,8 +52,9 @@ import torch
 
 from autoscale.evaluate import delta_m, directions, primary_metrics, single_task_baseline
 from autoscale.experiments.plans import ls_sweep_plan, random_weight_sets
-from autoscale.experiments.profiles import profile_config
-from autoscale.experiments.store import RunStore
+from autoscale.experiments.profiles import profile_config, profile_seeds
+from autoscale.experiments.records import now
+from autoscale.experiments.store import RunStore, warn_record
 from autoscale.training.config import RunConfig
 from autoscale.training.device import git_commit
 from autoscale.training.files import atomic_torch_save, atomic_write_bytes
@@ -74,9 +77,36 @@ class PBTConfig:
     perturbation: float = 1.2
     seed: int = 0
     search_seed: int = PBT_SEED
+    # A label, not part of the search's identity (like a run's device): the key leaves it out.
+    device: str = "cpu"
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        identity = {k: v for k, v in asdict(self).items() if k != "device"}
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# The book's searches (chapter "Searching the weights"): per profile, the population, matched to the
+# other searches' budgets at cpu and full (grid 9 or 19 sets x 3 seeds, random search 20 + 2 runs;
+# PBT 8 members x 3 seeds = 24 runs); the ready interval gives about five exploit rounds per run.
+BOOK_POPULATION: dict[str, int] = {"smoke": 4, "cpu": 8, "full": 8, "gpuday": 8}
+EXPLOIT_ROUNDS = 5
+
+
+def book_search_configs(benchmark: str, profile: str, device: str = "cpu") -> list[PBTConfig]:
+    """The book's PBT searches of ``benchmark`` at ``profile``: one per seed of the profile, with
+    :data:`BOOK_POPULATION` members and a ready interval of max(1, epochs // EXPLOIT_ROUNDS) epochs."""
+    epochs = profile_config(benchmark, profile, method="linear").epochs
+    return [
+        PBTConfig(
+            benchmark,
+            profile,
+            population=BOOK_POPULATION[profile],
+            ready_epochs=max(1, epochs // EXPLOIT_ROUNDS),
+            seed=seed,
+            device=device,
+        )
+        for seed in profile_seeds(benchmark, profile)
+    ]
 
 
 def perturb_weights(weights: list[float], factor: float = 1.2, rng: random.Random | None = None) -> list[float]:
@@ -178,19 +208,53 @@ def seeded_pbt(base: type, seed: int) -> type:
     return SeededPBT
 
 
+def member_resources(config: PBTConfig, gpus_per_member: float | None = None) -> dict[str, float]:
+    """What Tune reserves per member: one CPU, and on CUDA a share of a GPU (default 1 / population)."""
+    if config.device != "cuda":
+        if gpus_per_member:
+            raise ValueError(f"gpus_per_member={gpus_per_member} needs device='cuda', not {config.device!r}")
+        return {"cpu": 1}
+    share = gpus_per_member or 1 / config.population
+    if not 0 < share <= 1:
+        raise ValueError(f"gpus_per_member must be in (0, 1], got {share}")
+    return {"cpu": 1, "gpu": share}
+
+
 def result_path(store: RunStore, config: PBTConfig) -> Path:
     return store.root / config.profile / config.benchmark / "pbt" / f"{config.key()}.json"
 
 
 def load_pbt(config: PBTConfig, store: RunStore | None = None) -> dict | None:
-    """The stored result of ``config``, or None."""
-    path = result_path(store or RunStore(), config)
-    return json.loads(path.read_text()) if path.is_file() else None
+    """The stored result of ``config``, or None if absent or damaged (then moved to the profile's
+    ``corrupt/`` folder with a warning that names it, and searched again)."""
+    store = store or RunStore()
+    path = result_path(store, config)
+    if not path.is_file():
+        return None
+    try:
+        result = json.loads(path.read_text())
+        if not isinstance(result, dict) or "best" not in result or "reports" not in result:
+            raise ValueError("it is not a PBT result (no 'best' or 'reports')")
+    except (ValueError, UnicodeDecodeError) as err:
+        target = store.root / config.profile / "corrupt" / f"pbt-{path.stem}.{now()}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        warn_record(f"PBT result {path} is damaged ({err}). It was moved to {target}, and the search will run again.")
+        return None
+    return result
 
 
-def run_pbt(config: PBTConfig, store: RunStore | None = None, force: bool = False, address: str | None = None) -> dict:
+def run_pbt(
+    config: PBTConfig,
+    store: RunStore | None = None,
+    force: bool = False,
+    address: str | None = None,
+    gpus_per_member: float | None = None,
+) -> dict:
     """The PBT result of ``config``: from the store, else searched now (module doc). The single-task
-    baselines are trained first where the store misses them (local engine)."""
+    baselines are trained first where the store misses them (local engine). On ``device="cuda"``
+    each member holds ``gpus_per_member`` of a GPU (default 1 / population: the whole population
+    shares one GPU) and one CPU."""
     import ray
     from ray import tune
     from ray.tune.schedulers import PopulationBasedTraining
@@ -201,9 +265,10 @@ def run_pbt(config: PBTConfig, store: RunStore | None = None, force: bool = Fals
     store = store or RunStore()
     if not force and (stored := load_pbt(config, store)) is not None:
         return stored
-    stl = sweep(ls_sweep_plan(config.benchmark, config.profile).stl_configs, store, desc="single-task baselines")
+    plan = ls_sweep_plan(config.benchmark, config.profile, device=config.device)
+    stl = sweep(plan.stl_configs, store, desc="single-task baselines")
     baseline = {split: single_task_baseline(stl, split) for split in ("val", "test")}
-    base = profile_config(config.benchmark, config.profile, method="linear", seed=config.seed)
+    base = profile_config(config.benchmark, config.profile, device=config.device, method="linear", seed=config.seed)
     if config.epochs is not None:
         base = replace(base, epochs=config.epochs)
     num_tasks = len(baseline["val"])
@@ -230,7 +295,7 @@ def run_pbt(config: PBTConfig, store: RunStore | None = None, force: bool = Fals
         log = ray.remote(ReportLog).options(name=log_name).remote()
         with tempfile.TemporaryDirectory() as storage:
             tuner = tune.Tuner(
-                tune.with_resources(pbt_member, {"cpu": 1}),
+                tune.with_resources(pbt_member, member_resources(config, gpus_per_member)),
                 param_space={
                     "weights": tune.grid_search(initial),
                     "base": base.to_dict(),

@@ -356,6 +356,7 @@ CHAPTERS = (
     "autoscale_walkthrough",
     "ablations",
     "window_count",
+    "weight_search",
     "verdict",
 )
 
@@ -406,6 +407,7 @@ def chapter_configs(profile: str, device: str = "cpu", store: RunStore | None = 
             *window_study,
             *(c for configs in autoscale_only for c in configs if c.benchmark in WINDOW_STUDY_BENCHMARKS),
         ],
+        "weight_search": main,
         "verdict": [*main, *ablations, *window_study],
     }
     return {chapter: unique_configs(plan[chapter]) for chapter in CHAPTERS}
