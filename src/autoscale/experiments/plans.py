@@ -399,6 +399,7 @@ CHAPTERS = (
     "autoscale_walkthrough",
     "ablations",
     "window_count",
+    "capacity",
     "verdict",
 )
 
@@ -449,6 +450,7 @@ def chapter_configs(profile: str, device: str = "cpu", store: RunStore | None = 
             *window_study,
             *(c for configs in autoscale_only for c in configs if c.benchmark in WINDOW_STUDY_BENCHMARKS),
         ],
+        "capacity": capacity_configs(profile, device),
         "verdict": [*main, *ablations, *window_study],
     }
     return {chapter: unique_configs(plan[chapter]) for chapter in CHAPTERS}
