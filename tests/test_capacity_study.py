@@ -80,3 +80,14 @@ def test_width_one_is_the_books_sweep_and_other_widths_only_change_the_model():
     assert len(wide.ls_configs) == len(book.ls_configs) and len(wide.stl_configs) == len(book.stl_configs)
     # cpu: MultiMNIST at widths 0.5, 1 and 2, each 9 weight sets and 2 single-task runs over 3 seeds.
     assert len(capacity_configs("cpu")) == 3 * (9 + 2) * 3
+
+
+def test_the_figure_has_three_panels_per_benchmark():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from autoscale.book.plots.capacity import plot_capacity
+
+    study = CapacityStudy("multimnist", {1.0: sweep(1.0, {0: 1, 1: 2, 2: 3}), 2.0: sweep(2.0, {0: 1, 1: 3, 2: 2})})
+    fig = plot_capacity({"a": study, "b": study})
+    assert len(fig.axes) == 6

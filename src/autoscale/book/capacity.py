@@ -20,7 +20,7 @@ width, so Δm measures what joint training gains at that capacity.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -31,7 +31,7 @@ from scipy.stats import kendalltau
 from autoscale.book.paired import mean_interval
 from autoscale.book.study import Sweep, run_sweep, spearman_bootstrap
 from autoscale.evaluate import delta_m, directions
-from autoscale.experiments.plans import CAPACITY_BENCHMARKS, CAPACITY_WIDTHS, capacity_plan
+from autoscale.experiments.plans import CAPACITY_BENCHMARKS, CAPACITY_WIDTHS, book_benchmarks, capacity_plan
 from autoscale.experiments.run_record import RunRecord
 from autoscale.experiments.selection import by_weight_set, choose_on_validation, weight_label
 from autoscale.experiments.store import RunStore
@@ -174,17 +174,18 @@ def conflict_table(study: CapacityStudy) -> pd.DataFrame:
 
 
 def run_capacity_study(
-    profile: str, device: str = "cpu", store: RunStore | None = None, force: bool = False,
-    benchmarks: Sequence[str] | None = None,
-) -> dict[str, CapacityStudy]:  # fmt: skip
-    """Train (or read from the store) the sweep of every width on the study's benchmarks."""
-    chosen = benchmarks if benchmarks is not None else CAPACITY_BENCHMARKS[profile]
+    profile: str, device: str = "cpu", store: RunStore | None = None, force: bool = False
+) -> dict[str, CapacityStudy]:
+    """Train (or read from the store) the sweep of every width on the study's benchmarks
+    (:data:`~autoscale.experiments.plans.CAPACITY_BENCHMARKS` that the book shows here)."""
+    shown = book_benchmarks()
     return {
         b: CapacityStudy(
             b,
             {w: run_sweep(capacity_plan(b, profile, w, device), store, force=force) for w in CAPACITY_WIDTHS[profile]},
         )
-        for b in chosen
+        for b in CAPACITY_BENCHMARKS[profile]
+        if b in shown
     }
 
 
