@@ -16,7 +16,9 @@ SEEDS = (0, 1, 2)
 SETS = ([1.0, 1.0], [1.5, 0.5], [0.5, 1.5])
 
 
-def sweep(width: float, dm_by_set: dict[int, float], conflict: float = 0.5, noise=(0.0, 0.0, 0.0)) -> Sweep:
+def sweep(
+    width: float, dm_by_set: dict[int, float], conflict: float = 0.5, noise=(0.0, 0.0, 0.0), per_set=0.1
+) -> Sweep:
     """Task b sits at its baseline, so test Δm = 50 - a (baseline a = 50, higher better, two tasks);
     validation equals test. Each run logs two steps of layer conflict (conflict, conflict)."""
     plan = capacity_plan("multimnist", "smoke", width)
@@ -24,7 +26,7 @@ def sweep(width: float, dm_by_set: dict[int, float], conflict: float = 0.5, nois
     ls = []
     for i, weights in enumerate(SETS):
         for s, eps in zip(SEEDS, noise, strict=True):
-            metrics = {"step": [0, 1], "layer_conflict/conv": [conflict + i / 10, conflict + i / 10]}
+            metrics = {"step": [0, 1], "layer_conflict/conv": [conflict + i * per_set, conflict + i * per_set]}
             ls.append(
                 record("linear", s, test={"a": 50.0 - dm_by_set[i] - eps, "b": 2.0}, weights=weights, metrics=metrics)
             )

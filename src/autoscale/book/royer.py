@@ -97,7 +97,8 @@ def conflict_verdict(studies: Mapping[str, CapacityStudy]) -> tuple[str, str]:
             outcomes.append(INCONCLUSIVE)
             parts.append(f"{b}: no conflict logged")
             continue
-        unrelated = float(((table["ρ low"] <= 0) & (table["ρ high"] >= 0)).mean())
+        # Not resolved: the interval holds 0, or ρ is undefined (a conflict share constant over runs).
+        unrelated = float((~((table["ρ low"] > 0) | (table["ρ high"] < 0))).mean())
         across_widths = float(table.groupby(level="layer")["conflict share"].agg(lambda s: s.max() - s.min()).max())
         across_sets = float(table["spread over weight sets"].max())
         weak = unrelated >= 0.5
