@@ -27,9 +27,9 @@ from autoscale.book.verdict import (
     PARTLY,
     REPLICATED,
     WHY,
-    _combine,
     alpha_verdict,
     beats_mtos,
+    combine_outcomes,
     default_is_best,
     load_paper_claims,
     near_searched,
@@ -170,10 +170,10 @@ def test_predictor_curves_match_the_method():
 
 
 def test_combination_of_per_benchmark_outcomes():
-    assert _combine([REPLICATED, REPLICATED]) == REPLICATED
-    assert _combine([REPLICATED, NOT]) == PARTLY
-    assert _combine([NOT, INCONCLUSIVE]) == NOT
-    assert _combine([INCONCLUSIVE]) == INCONCLUSIVE
+    assert combine_outcomes([REPLICATED, REPLICATED]) == REPLICATED
+    assert combine_outcomes([REPLICATED, NOT]) == PARTLY
+    assert combine_outcomes([NOT, INCONCLUSIVE]) == NOT
+    assert combine_outcomes([INCONCLUSIVE]) == INCONCLUSIVE
 
 
 def seeded_rows(values, per_value):

@@ -107,6 +107,10 @@ def test_a_stacked_run_equals_the_run_trained_alone(family: str) -> None:
         alone = train(config, progress=False)
         assert_same_run(record, alone)
         assert record["metrics"]["step"] == alone["metrics"]["step"]
+        layers = [k for k in alone["metrics"] if k.startswith("layer_cos/")]
+        assert layers and layers == [k for k in record["metrics"] if k.startswith("layer_cos/")]
+        for key in layers:
+            np.testing.assert_allclose(record["metrics"][key], alone["metrics"][key], rtol=1e-4, atol=1e-5)
     autoscale_runs = [r for c, r in zip(configs, stacked, strict=True) if c.method == "autoscale"]
     for record in autoscale_runs:  # each run switched to its own predicted weights
         assert record["method"]["final_weights"] is not None

@@ -38,7 +38,7 @@ the whole encoder update in one product, handed to ``.grad`` as views.
 """
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -113,6 +113,29 @@ def compute_gramian(losses: Tensor, inputs: Tensor | Iterable[Tensor], retain_gr
         jac = torch.stack(block).reshape(num_tasks, -1).to(dtype)
         gramian.addmm_(jac, jac.T)
     return gramian
+
+
+def layer_gramians(
+    losses: Tensor, layers: Mapping[str, Sequence[Tensor]], retain_graph: bool = True
+) -> dict[str, Tensor]:
+    """Per layer l, the Gramian G^(l)_ij = g_i^(l) · g_j^(l) of the task gradients restricted to the
+    layer's parameters (K reverse passes in all); detached, graph kept by default. The layers' Gramians
+    sum to the Gramian over all their parameters."""
+    _check_losses(losses)
+    names = list(layers)
+    tensors = [tuple(t for t in layers[n] if t.requires_grad) for n in names]
+    flat = tuple(t for group in tensors for t in group)
+    per_task = _task_gradients(losses, flat, retain_graph) if flat else []
+    out, start = {}, 0
+    for name, group in zip(names, tensors, strict=True):
+        stop = start + len(group)
+        dtype = _result_dtype(losses, group)
+        gramian = torch.zeros(losses.shape[0], losses.shape[0], dtype=dtype, device=losses.device)
+        for block in zip(*(grads[start:stop] for grads in per_task), strict=True):
+            jac = torch.stack(block).reshape(losses.shape[0], -1).to(dtype)
+            gramian.addmm_(jac, jac.T)
+        out[name], start = gramian, stop
+    return out
 
 
 def task_jacobian(losses: Tensor, inputs: Tensor | Iterable[Tensor], retain_graph: bool = True) -> Tensor:

@@ -29,6 +29,8 @@ uses epoch-averaged losses. So ``loss_descending_rate(m[:-1], m[1:])`` with ``m`
 (W, K) gives the rate between consecutive windows, (W - 1, K).
 """
 
+from collections.abc import Mapping
+
 import torch
 from torch import Tensor
 
@@ -324,3 +326,20 @@ def summarize_step(
     values = torch.cat([torch.stack(list(scalars.values())), *per_task.values()]).tolist()
     keys = list(scalars) + [f"{name}_{i}" for name in per_task for i in range(g.shape[-1])]
     return dict(zip(keys, values, strict=True))
+
+
+def layer_conflict(gramians: Mapping[str, Tensor]) -> dict[str, float]:
+    """Per layer, from its Gramian G^(l) over the layer's parameters only: ``layer_conflict/<l>``,
+    the share of task pairs i < j whose gradients conflict (cos < 0, Yu et al. 2020), and
+    ``layer_cos/<l>``, their mean cosine. Royer et al. (NeurIPS 2023, Sec. 5) measure gradient
+    conflict per layer this way; with K = 1 or a zero gradient the values are nan."""
+    out: dict[str, float] = {}
+    for name, gramian in gramians.items():
+        cos = cosine_similarity(_as_float(gramian).detach())
+        k = cos.shape[-1]
+        upper = torch.triu_indices(k, k, offset=1, device=cos.device)
+        pairs = cos[upper[0], upper[1]]
+        defined = bool(pairs.numel()) and bool(torch.isfinite(pairs).all())
+        out[f"layer_conflict/{name}"] = float((pairs < 0).double().mean()) if defined else float("nan")
+        out[f"layer_cos/{name}"] = float(pairs.mean()) if defined else float("nan")
+    return out

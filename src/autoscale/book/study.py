@@ -17,7 +17,7 @@ per-task cosines to the update and the per-step losses), so every stored run has
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,25 +176,31 @@ def sweep_table(ls_records: Sequence[RunRecord], baseline: Mapping[str, float], 
 
 
 def spearman_bootstrap(
-    x: Sequence[float], y: Sequence[float], n_boot: int = 2000, level: float = 0.95, seed: int = 0
+    x: Sequence[float],
+    y: Sequence[float],
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+    correlation: Callable = spearmanr,
 ) -> tuple[float, float, float]:
-    """Spearman's ρ of (x, y) and a percentile bootstrap interval over the pairs.
+    """Spearman's ρ of (x, y) (or another rank ``correlation`` of scipy.stats, e.g. ``kendalltau``)
+    and a percentile bootstrap interval over the pairs.
 
-    Resamples whose ranks are constant (ρ undefined) are skipped.
+    Resamples whose ranks are constant (the correlation undefined) are skipped.
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y)
     x, y = x[keep], y[keep]
     if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan"), float("nan"), float("nan")
-    rho = float(spearmanr(x, y).statistic)
+    rho = float(correlation(x, y).statistic)
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(n_boot):
         idx = rng.integers(0, len(x), len(x))
         if np.ptp(x[idx]) == 0 or np.ptp(y[idx]) == 0:
             continue
-        draws.append(spearmanr(x[idx], y[idx]).statistic)
+        draws.append(correlation(x[idx], y[idx]).statistic)
     draws = np.asarray(draws, dtype=float)
     draws = draws[np.isfinite(draws)]
     if not len(draws):

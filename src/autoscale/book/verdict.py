@@ -49,7 +49,7 @@ def evidence_label(records: Iterable[RunRecord]) -> str:
     return f"profile {p['profile']} on {p['device']}, seeds {p['seeds']}{stale}"
 
 
-def _combine(outcomes: list[str]) -> str:
+def combine_outcomes(outcomes: list[str]) -> str:
     """All benchmarks replicated -> replicated; none replicated and some not -> not; unresolved
     everywhere -> inconclusive; anything else -> partly."""
     if outcomes and all(o == REPLICATED for o in outcomes):
@@ -102,7 +102,7 @@ def signature_verdict(correlations: pd.DataFrame, uninformative: bool) -> tuple[
             + (f", opposite on {int(opposite.sum())}" if opposite.any() else "")
         )
         outcomes += [REPLICATED if h else (NOT if o else INCONCLUSIVE) for h, o in zip(holds, opposite, strict=True)]
-    return "; ".join(parts), _combine(outcomes)
+    return "; ".join(parts), combine_outcomes(outcomes)
 
 
 # -- main results -----------------------------------------------------------------------------
@@ -133,7 +133,7 @@ def beats_mtos(main: Mapping[str, MainResults]) -> tuple[str, str]:
             outcomes.append(INCONCLUSIVE)
         else:
             outcomes.append(PARTLY)
-    return "; ".join(parts), _combine(outcomes)
+    return "; ".join(parts), combine_outcomes(outcomes)
 
 
 def near_searched(main: Mapping[str, MainResults]) -> tuple[str, str]:
@@ -159,7 +159,7 @@ def near_searched(main: Mapping[str, MainResults]) -> tuple[str, str]:
             outcomes.append(REPLICATED)
         else:
             outcomes.append(NOT if share < 0.5 else PARTLY)
-    return "; ".join(parts), _combine(outcomes)
+    return "; ".join(parts), combine_outcomes(outcomes)
 
 
 def step_time(bench: Mapping[str, Any], main: Mapping[str, MainResults]) -> tuple[str, str]:
@@ -218,7 +218,7 @@ def default_is_best(ablation: Mapping[str, AblationResults]) -> tuple[str, str]:
             continue
         parts.append(f"{b}: best {label(best)}; default {label(res.default)} − best {gap.text()}")
         outcomes.append(NOT if gap.sign == 1 else INCONCLUSIVE)
-    return "; ".join(parts), _combine(outcomes)
+    return "; ".join(parts), combine_outcomes(outcomes)
 
 
 def default_among_best(ablation: Mapping[str, AblationResults]) -> tuple[str, str]:
@@ -234,7 +234,7 @@ def default_among_best(ablation: Mapping[str, AblationResults]) -> tuple[str, st
             continue
         outcomes.append({None: INCONCLUSIVE, 1: NOT}.get(gap.sign, REPLICATED))
         parts.append(f"{b}: best {label(best)}; default {label(res.default)} − best {gap.text()}")
-    return "; ".join(parts), _combine(outcomes)
+    return "; ".join(parts), combine_outcomes(outcomes)
 
 
 def alpha_verdict(ablation: Mapping[str, AblationResults]) -> tuple[str, str]:
@@ -280,7 +280,7 @@ def trajectories(main: Mapping[str, MainResults]) -> tuple[str, str]:
         note = f" ({undefined} undefined: ŵ gives a task zero weight)" if undefined else ""
         parts.append(f"{b}: better than the median weight set on {good}/{len(shares)} metrics{note}")
         outcomes.append(REPLICATED if good == len(shares) else (NOT if good == 0 else PARTLY))
-    return "; ".join(parts), _combine(outcomes)
+    return "; ".join(parts), combine_outcomes(outcomes)
 
 
 def _why() -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -247,6 +247,49 @@ def window_study_configs(benchmark: str, profile: str, device: str = "cpu") -> d
     return groups
 
 
+# The capacity study (chapter "Scalarization at scale", Royer et al. 2023): the LS sweep of the
+# profile repeated at width multipliers of the model (MultiLeNet; the small dense CNN), each with its
+# own single-task baselines. Width 1 is the book's model, whose sweep is the other chapters'.
+CAPACITY_WIDTHS: dict[str, tuple[float, ...]] = {
+    "smoke": (0.5, 1.0),
+    "cpu": (0.5, 1.0, 2.0),
+    "full": (0.5, 1.0, 2.0, 4.0),
+    "gpuday": (0.5, 1.0, 2.0, 4.0),
+}
+CAPACITY_BENCHMARKS: dict[str, tuple[str, ...]] = {
+    "smoke": ("multimnist",),
+    "cpu": ("multimnist",),
+    "full": ("multimnist", "scenes-street", "scenes-indoor"),
+    "gpuday": ("multimnist",),
+}
+
+
+def capacity_plan(benchmark: str, profile: str, width: float, device: str = "cpu") -> SweepPlan:
+    """:func:`ls_sweep_plan` with the model's widths multiplied by ``width`` (``model={"width": w}``;
+    width 1 leaves the config, and so its hash, as the book's sweep has it)."""
+    plan = ls_sweep_plan(benchmark, profile, device=device)
+    if width == 1.0:
+        return plan
+
+    def widen(configs: list[RunConfig]) -> list[RunConfig]:
+        return [replace(c, model={**c.model, "width": width}) for c in configs]
+
+    return replace(plan, ls_configs=widen(plan.ls_configs), stl_configs=widen(plan.stl_configs))
+
+
+def capacity_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
+    """Every run of the capacity study at ``profile`` on the benchmarks it shows."""
+    shown = book_benchmarks(require_data=False)
+    return [
+        c
+        for b in CAPACITY_BENCHMARKS[profile]
+        if b in shown
+        for w in CAPACITY_WIDTHS[profile]
+        for plan in [capacity_plan(b, profile, w, device)]
+        for c in (*plan.ls_configs, *plan.stl_configs)
+    ]
+
+
 # The paper's "searched weights" (Tables 1-2): the best of 20 LS trials. Ours: 20 weight sets drawn
 # uniformly on the simplex {w >= 0, sum w = K}, each trained on the profile's first seed and ranked by
 # validation Δm (autoscale.experiments.selection); the winner is then trained on the other seeds, so
@@ -357,6 +400,7 @@ CHAPTERS = (
     "ablations",
     "window_count",
     "weight_search",
+    "capacity",
     "verdict",
 )
 
@@ -408,6 +452,7 @@ def chapter_configs(profile: str, device: str = "cpu", store: RunStore | None = 
             *(c for configs in autoscale_only for c in configs if c.benchmark in WINDOW_STUDY_BENCHMARKS),
         ],
         "weight_search": main,
+        "capacity": capacity_configs(profile, device),
         "verdict": [*main, *ablations, *window_study],
     }
     return {chapter: unique_configs(plan[chapter]) for chapter in CHAPTERS}

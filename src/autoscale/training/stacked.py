@@ -137,6 +137,10 @@ class StackedTrainer:
         self.base = copy.deepcopy(lead.model).to("meta")
         self.decoder = _Decoder(self.base.heads)
         self.shared = [v for k, v in self.params.items() if k.startswith("encoder.")]
+        shared_names = [k for k in self.params if k.startswith("encoder.")]
+        self.layers = {
+            name: [shared_names.index(p) for p in params] for name, params in lead.model.layer_parameter_names().items()
+        }
         self.methods = [r.method for r in self.runs]
         method_params = [p for m in self.methods for p in m.parameters()]
         self.optimizer = build_optimizer(first, [*self.params.values(), *method_params])
@@ -201,8 +205,12 @@ class StackedTrainer:
 
     # -- one step -----------------------------------------------------------------------------
 
-    def _task_gramians(self, losses: Tensor, representation: Tensor, needed: list[str]) -> dict[str, Tensor]:
-        """Per-run Gramians (M, K, K) over the shared parameters and/or the representation."""
+    def _task_gramians(
+        self, losses: Tensor, representation: Tensor, needed: list[str], layers: bool = False
+    ) -> dict[str, Tensor]:
+        """Per-run Gramians (M, K, K) over the shared parameters and/or the representation; with
+        ``layers`` (and "shared"), also each encoder layer's, keyed ``layer:<name>``, from the same
+        gradients."""
         k = losses.shape[1]
         inputs = [*self.shared] if "shared" in needed else []
         if "representation" in needed:
@@ -211,6 +219,8 @@ class StackedTrainer:
         out = {}
         if "shared" in needed:
             out["shared"] = _per_run_gramian([list(g[: len(self.shared)]) for g in grads])
+            for name, index in (self.layers if layers else {}).items():
+                out[f"layer:{name}"] = _per_run_gramian([[g[i] for i in index] for g in grads])
         if "representation" in needed:
             out["representation"] = _per_run_gramian([[g[-1]] for g in grads])
         return out
@@ -231,7 +241,7 @@ class StackedTrainer:
         needed = {m.gramian_source for m in self.methods if m.needs_gramian}
         if log_metrics:
             needed.add("shared")
-        gramians = self._task_gramians(losses, representation, sorted(needed)) if needed else {}
+        gramians = self._task_gramians(losses, representation, sorted(needed), log_metrics) if needed else {}
         detached = losses.detach()
         gramian_of = [
             gramians[m.gramian_source][i].detach() if m.needs_gramian else None for i, m in enumerate(self.methods)
@@ -255,8 +265,9 @@ class StackedTrainer:
         if log_metrics:
             t_metric = time.perf_counter()
             for m, state in enumerate(states):
+                layers = {name: gramians[f"layer:{name}"][m].detach().double() for name in self.layers}
                 state.log_metrics(
-                    step, gramians["shared"][m].detach().double(), detached[m].double(), weights[m].double()
+                    step, gramians["shared"][m].detach().double(), detached[m].double(), weights[m].double(), layers
                 )
             timer.exclude(time.perf_counter() - t_metric)
         self.optimizer.zero_grad(set_to_none=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from autoscale.metrics import summarize_step
+from autoscale.metrics import layer_conflict, summarize_step
 
 
 @dataclass
@@ -45,14 +46,17 @@ class RunState:
         """Mean training losses (K,) of the steps from ``first_step`` on (one epoch's)."""
         return np.mean(self.step_loss[first_step:], axis=0)
 
-    def log_metrics(self, step: int, gramian: Tensor, losses: Tensor, weights: Tensor) -> None:
+    def log_metrics(
+        self, step: int, gramian: Tensor, losses: Tensor, weights: Tensor, layers: Mapping[str, Tensor]
+    ) -> None:
         """Append the MTO metrics of one step (:func:`autoscale.metrics.summarize_step`, in the dtype
-        of the inputs); the first logged losses become the run's L(0)."""
+        of the inputs) and the gradient conflict of each layer from its Gramian in ``layers``
+        (:func:`autoscale.metrics.layer_conflict`); the first logged losses become the run's L(0)."""
         if self.initial_loss is None:
             self.initial_loss = losses.cpu().tolist()
         l0 = torch.tensor(self.initial_loss, dtype=losses.dtype, device=losses.device)
         self.metrics.setdefault("step", []).append(step)
-        for key, value in summarize_step(gramian, losses, l0, weights).items():
+        for key, value in {**summarize_step(gramian, losses, l0, weights), **layer_conflict(layers)}.items():
             self.metrics.setdefault(key, []).append(value)
 
     def to_checkpoint(self) -> dict[str, Any]:

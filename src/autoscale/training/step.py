@@ -22,7 +22,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from autoscale.gramian import SplitGradients, compute_gramian, last_layer_parameters, parse_gramian_mode
+from autoscale.gramian import (
+    SplitGradients,
+    compute_gramian,
+    last_layer_parameters,
+    layer_gramians,
+    parse_gramian_mode,
+)
 from autoscale.methods.base import Weighting, check_step_inputs
 from autoscale.training.config import InvalidStepInputs
 from autoscale.training.device import autocast_context, sync
@@ -60,6 +66,8 @@ class TrainStep:
 
     The metrics Gramian of ``metrics_every`` is always the exact one (so that logged metrics mean
     the same across modes); it is reused when the method took it this step, else computed apart.
+    The per-layer Gramians of the logged gradient conflict are computed apart (K more backward
+    passes through the encoder on a logged step, timed with the metrics, not the step).
     """
 
     def __init__(
@@ -77,6 +85,10 @@ class TrainStep:
         self.model, self.tasks, self.method, self.optimizer = model, tasks, method, optimizer
         self.mode = parse_gramian_mode(gramian)
         self.metrics_every = metrics_every
+        # The encoder's layers, for the per-layer gradient conflict logged with the metrics.
+        self.layers = {
+            name: [model.get_parameter(p) for p in params] for name, params in model.layer_parameter_names().items()
+        }
         self.max_grad_norm = max_grad_norm
         self.task_names = [t.name for t in tasks]
         self.device = next(model.parameters()).device
@@ -158,7 +170,14 @@ class TrainStep:
         exact = (
             grads.gramian if grads.exact else compute_gramian(losses, self.model.shared_parameters(), retain_graph=True)
         )
-        state.log_metrics(step, exact.detach().double(), losses.detach().double(), weights.detach().double())
+        layers = layer_gramians(losses, self.layers)
+        state.log_metrics(
+            step,
+            exact.detach().double(),
+            losses.detach().double(),
+            weights.detach().double(),
+            {name: g.double() for name, g in layers.items()},
+        )
         sync(self.device)
         timer.exclude(time.perf_counter() - started)
 

@@ -26,7 +26,7 @@ import torchvision
 from torch import Tensor, nn
 from torchvision.models.segmentation.deeplabv3 import DeepLabHead
 
-from autoscale.training.models.base import MultiTaskModel
+from autoscale.training.models.base import MultiTaskModel, scaled
 
 ARCHS = ("small", "resnet18", "resnet50")
 # Heads whose output is a direction, L2-normalised per pixel (target convention: unit normals).
@@ -49,21 +49,22 @@ def _check_divisible(x: Tensor, stride: int) -> None:
 
 
 class SmallEncoder(nn.Module):
-    """About 0.12M parameters; representation (B, 64, H/4, W/4)."""
+    """About 0.12M parameters at ``width`` 1; representation (B, round(64·width), H/4, W/4).
+    ``width`` multiplies every layer's channels (16, 32, 64)."""
 
     output_stride = 4
-    out_channels = 64
 
-    def __init__(self) -> None:
+    def __init__(self, width: float = 1.0) -> None:
         super().__init__()
-        width = self.out_channels
+        c16, c32, c64 = scaled(16, width), scaled(32, width), scaled(64, width)
+        self.out_channels = c64
         self.quarter = nn.Sequential(
-            conv_bn_relu(3, 16, stride=2), conv_bn_relu(16, 32, stride=2), conv_bn_relu(32, 32)
+            conv_bn_relu(3, c16, stride=2), conv_bn_relu(c16, c32, stride=2), conv_bn_relu(c32, c32)
         )
         self.eighth = nn.Sequential(
-            conv_bn_relu(32, 64, stride=2), conv_bn_relu(64, 64, dilation=2), conv_bn_relu(64, 64, dilation=4)
+            conv_bn_relu(c32, c64, stride=2), conv_bn_relu(c64, c64, dilation=2), conv_bn_relu(c64, c64, dilation=4)
         )
-        self.fuse = nn.Sequential(nn.Conv2d(32 + 64, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
+        self.fuse = nn.Sequential(nn.Conv2d(c32 + c64, c64, 1, bias=False), nn.BatchNorm2d(c64), nn.ReLU())
 
     def forward(self, x: Tensor) -> Tensor:
         _check_divisible(x, self.output_stride)
@@ -134,23 +135,34 @@ class DenseHead(nn.Module):
         return F.normalize(out, dim=1) if self.unit_vector else out
 
 
-def small_head_body(in_channels: int, out_channels: int) -> nn.Module:
-    return nn.Sequential(conv_bn_relu(in_channels, 32), nn.Conv2d(32, out_channels, 1))
+def small_head_body(in_channels: int, out_channels: int, width: float = 1.0) -> nn.Module:
+    hidden = scaled(32, width)
+    return nn.Sequential(conv_bn_relu(in_channels, hidden), nn.Conv2d(hidden, out_channels, 1))
 
 
-def dense_model(out_channels: dict[str, int], arch: str = "small", pretrained: str | None = None) -> MultiTaskModel:
+def dense_model(
+    out_channels: dict[str, int], arch: str = "small", pretrained: str | None = None, width: float = 1.0
+) -> MultiTaskModel:
     """A dense multi-task model with one head per task; ``out_channels`` maps task → channels.
 
-    ``pretrained``: path of a local torchvision ResNet state dict (ResNet archs only).
+    ``pretrained``: path of a local torchvision ResNet state dict (ResNet archs only). ``width``
+    multiplies the small encoder's and its heads' channels (the ResNets have their depth instead).
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture {arch!r} for dense tasks; available: {', '.join(ARCHS)}")
     if arch == "small":
         if pretrained is not None:
             raise ValueError("the small encoder has no pretrained weights")
-        encoder: SmallEncoder | DilatedResNet = SmallEncoder()
-        make_body = small_head_body
+        encoder: SmallEncoder | DilatedResNet = SmallEncoder(width)
+
+        def make_body(in_channels: int, channels: int) -> nn.Module:
+            return small_head_body(in_channels, channels, width)
+
     else:
+        if width != 1.0:
+            raise ValueError(
+                f"width {width} applies to the small encoder only; a ResNet's capacity is its depth ({arch})"
+            )
         encoder = DilatedResNet(int(arch.removeprefix("resnet")), pretrained)
         make_body = DeepLabHead
     heads = {

@@ -1,0 +1,132 @@
+"""Verdicts on the claims of Royer et al., "Scalarization for Multi-Task and Multi-Domain Learning
+at Scale" (NeurIPS 2023), from the book's main tables and its capacity study; the labels and the
+paired statistics are those of the verdict on the AutoScale paper (:mod:`autoscale.book.verdict`).
+
+Each rule judges every benchmark where the evidence exists and combines them as the AutoScale verdict
+does (:func:`autoscale.book.verdict.combine_outcomes`): *replicated* when the claim holds on every
+benchmark, *not replicated* when it holds on none and fails on some, *inconclusive* when nothing is
+resolved anywhere, *partly* otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from autoscale.book.capacity import CapacityStudy, conflict_table, width_label
+from autoscale.book.paired import paired_difference
+from autoscale.book.results import MainResults
+from autoscale.book.verdict import INCONCLUSIVE, NOT, PARTLY, REPLICATED, combine_outcomes
+from autoscale.experiments.selection import choose_on_validation, weight_label
+
+# "Barely changes": the largest change of a layer's mean conflict share, across widths or across
+# weight sets, stays within this (shares lie in [0, 1]).
+BARELY = 0.1
+NOT_MTO = ("unitary", "searched", "random", "autoscale")
+
+
+def _outcome(holds: bool | None) -> str:
+    """True: holds on that benchmark; False: the opposite is resolved; None: nothing resolved."""
+    return {True: REPLICATED, False: NOT, None: INCONCLUSIVE}[holds]
+
+
+def tuned_ls_verdict(main: Mapping[str, MainResults]) -> tuple[str, str]:
+    """Claim 1: tuned scalarization matches or beats the MTO methods. Per benchmark, the searched
+    weights' row (the random search where run, else the grid) against each MTO, Δm paired over seeds:
+    it holds where no MTO is resolved better."""
+    parts, outcomes = [], []
+    for b, res in main.items():
+        tuned = res.searched_row
+        mtos = [m for m in res.groups() if m not in NOT_MTO]
+        diffs = {m: res.paired(tuned, m) for m in mtos}
+        worse = [m for m, d in diffs.items() if d.sign == 1]
+        better = [m for m, d in diffs.items() if d.sign == -1]
+        outcomes.append(_outcome(not worse if any(d.sign is not None for d in diffs.values()) else None))
+        parts.append(
+            f"{b}: tuned LS resolved better than {len(better)}/{len(mtos)} MTOs, worse than {len(worse)}"
+            + (f" ({', '.join(worse)})" if worse else "")
+        )
+    return "; ".join(parts), combine_outcomes(outcomes)
+
+
+def capacity_gain_verdict(studies: Mapping[str, CapacityStudy]) -> tuple[str, str]:
+    """Claim 2: larger models gain more from joint training. Per benchmark, Δm of the grid's choice
+    (chosen on validation at each width) at the largest width minus at the smallest, paired over
+    seeds: it holds where the difference is resolved below 0."""
+    parts, outcomes = [], []
+    for b, study in studies.items():
+        small, large = min(study.sweeps), max(study.sweeps)
+        chosen = {}
+        for w in (small, large):
+            weights, _ = choose_on_validation(study.sweeps[w].ls, study.sweeps[w].stl)
+            chosen[w] = study.per_seed(w).loc[weight_label(weights)].dropna().to_dict()
+        d = paired_difference(chosen[large], chosen[small])
+        outcomes.append(_outcome(None if d.sign in (None, 0) else d.sign == -1))
+        parts.append(f"{b}: Δm {width_label(large)} − {width_label(small)} {d.text()}")
+    return "; ".join(parts), combine_outcomes(outcomes)
+
+
+def ranking_verdict(studies: Mapping[str, CapacityStudy]) -> tuple[str, str]:
+    """Claim 3: the ranking of weight sets is stable across capacity. Per benchmark, Kendall's τ
+    between the smallest and the largest width: it holds where the bootstrap interval lies above 0."""
+    parts, outcomes = [], []
+    for b, study in studies.items():
+        table = study.kendall_table()
+        small, large = width_label(min(study.sweeps)), width_label(max(study.sweeps))
+        row = table.loc[f"{small} vs {large}"]
+        ceiling = table.loc[table.index.str.contains("seed vs seed"), "τ"]
+        resolved = row["low"] > 0 or row["high"] < 0
+        outcomes.append(_outcome(None if not resolved else bool(row["low"] > 0)))
+        parts.append(
+            f"{b}: τ({small}, {large}) {row['τ']:+.2f} [{row['low']:+.2f}, {row['high']:+.2f}]; "
+            f"seed vs seed {ceiling.min():+.2f} to {ceiling.max():+.2f}"
+        )
+    return "; ".join(parts), combine_outcomes(outcomes)
+
+
+def conflict_verdict(studies: Mapping[str, CapacityStudy]) -> tuple[str, str]:
+    """Claim 4: gradient conflict is weakly linked to performance and barely changes with capacity
+    or weights. Per benchmark: weakly linked where most (width, layer) intervals of ρ(Δm, conflict)
+    hold 0; barely changing where no layer's mean conflict moves more than :data:`BARELY` across
+    widths or across weight sets. It holds where both do, partly where one does."""
+    parts, outcomes = [], []
+    for b, study in studies.items():
+        table = conflict_table(study)
+        if table.empty:
+            outcomes.append(INCONCLUSIVE)
+            parts.append(f"{b}: no conflict logged")
+            continue
+        # Not resolved: the interval holds 0, or ρ is undefined (a conflict share constant over runs).
+        unrelated = float((~((table["ρ low"] > 0) | (table["ρ high"] < 0))).mean())
+        across_widths = float(table.groupby(level="layer")["conflict share"].agg(lambda s: s.max() - s.min()).max())
+        across_sets = float(table["spread over weight sets"].max())
+        weak = unrelated >= 0.5
+        barely = max(across_widths, across_sets) <= BARELY
+        outcomes.append(REPLICATED if weak and barely else (PARTLY if weak or barely else NOT))
+        parts.append(
+            f"{b}: ρ(Δm, conflict) holds 0 in {unrelated:.0%} of (width, layer) pairs; conflict moves up to "
+            f"{across_widths:.2f} across widths and {across_sets:.2f} across weight sets"
+        )
+    return "; ".join(parts), combine_outcomes(outcomes)
+
+
+ROYER_CLAIMS = (
+    ("Tuned scalarization matches or beats the MTO methods", tuned_ls_verdict, "main"),
+    ("Larger models gain more from joint training", capacity_gain_verdict, "capacity"),
+    ("The ranking of weight sets is stable across model capacity", ranking_verdict, "capacity"),
+    ("Gradient conflict is weakly linked to performance and barely changes with capacity or weights",
+     conflict_verdict, "capacity"),
+)  # fmt: skip
+
+
+def royer_verdict_table(main: Mapping[str, MainResults], studies: Mapping[str, CapacityStudy]) -> pd.DataFrame:
+    """One row per claim of Royer et al.: our evidence, the verdict and the rule behind it."""
+    sources = {"main": main, "capacity": studies}
+    rows = []
+    for claim, rule, source in ROYER_CLAIMS:
+        evidence, verdict = rule(sources[source])
+        rows.append(
+            {"claim": claim, "our evidence": evidence, "verdict": verdict, "rule": rule.__doc__.split(". ", 1)[1]}
+        )
+    return pd.DataFrame(rows)
