@@ -88,7 +88,7 @@ def ranking_verdict(studies: Mapping[str, CapacityStudy]) -> tuple[str, str]:
 def conflict_verdict(studies: Mapping[str, CapacityStudy]) -> tuple[str, str]:
     """Claim 4: gradient conflict is weakly linked to performance and barely changes with capacity
     or weights. Per benchmark: weakly linked where most (width, layer) intervals of ρ(Δm, conflict)
-    hold 0; barely changing where no layer's mean conflict moves more than :data:`BARELY` across
+    hold 0; barely changing where no layer's mean conflict moves more than BARELY = 0.1 across
     widths or across weight sets. It holds where both do, partly where one does."""
     parts, outcomes = [], []
     for b, study in studies.items():
@@ -127,6 +127,12 @@ def royer_verdict_table(main: Mapping[str, MainResults], studies: Mapping[str, C
     for claim, rule, source in ROYER_CLAIMS:
         evidence, verdict = rule(sources[source])
         rows.append(
-            {"claim": claim, "our evidence": evidence, "verdict": verdict, "rule": rule.__doc__.split(". ", 1)[1]}
+            # The docstring's rule, on one line.
+            {
+                "claim": claim,
+                "our evidence": evidence,
+                "verdict": verdict,
+                "rule": " ".join(rule.__doc__.split(". ", 1)[1].split()),
+            }
         )
     return pd.DataFrame(rows)
