@@ -102,21 +102,28 @@ class CapacityStudy:
                 )
         return pd.DataFrame(rows).set_index("pair")
 
+    def grid_choice(self, width: float) -> tuple[str, dict[int, float]]:
+        """The weight set the grid keeps at ``width`` (lowest mean validation Δm) and its test Δm by seed."""
+        sweep = self.sweeps[width]
+        weights, _ = choose_on_validation(sweep.ls, sweep.stl)
+        label = weight_label(weights)
+        return label, self.per_seed(width).loc[label].dropna().to_dict()
+
     def gain_table(self) -> pd.DataFrame:
         """Per width: the shared encoder's parameter count; Δm of equal weights and of the grid's
         choice on validation (mean over seeds, 95% t interval) and the mean Δm of all weight sets."""
         rows = []
         for w, sweep in self.sweeps.items():
             seeds = self.per_seed(w)
-            chosen, _ = choose_on_validation(sweep.ls, sweep.stl)
+            chosen, _ = self.grid_choice(w)
             equal = weight_label([1.0] * len(sweep.plan.task_names))
             row: dict = {"width": width_label(w), "encoder parameters": encoder_parameters(self.benchmark, sweep)}
-            for name, label in (("equal weights", equal), ("grid's choice", weight_label(chosen))):
+            for name, label in (("equal weights", equal), ("grid's choice", chosen)):
                 if label in seeds.index:
                     m = mean_interval(seeds.loc[label].dropna().to_dict())
                     row.update({f"Δm {name}": m.mean, f"{name} low": m.low, f"{name} high": m.high})
             row["Δm mean of all sets"] = float(seeds.mean(axis=1).mean())
-            row["grid's choice"] = weight_label(chosen)
+            row["grid's choice"] = chosen
             rows.append(row)
         return pd.DataFrame(rows).set_index("width")
 

@@ -18,7 +18,6 @@ from autoscale.book.capacity import CapacityStudy, conflict_table, width_label
 from autoscale.book.paired import paired_difference
 from autoscale.book.results import MainResults
 from autoscale.book.verdict import INCONCLUSIVE, NOT, PARTLY, REPLICATED, combine_outcomes
-from autoscale.experiments.selection import choose_on_validation, weight_label
 
 # "Barely changes": the largest change of a layer's mean conflict share, across widths or across
 # weight sets, stays within this (shares lie in [0, 1]).
@@ -57,11 +56,7 @@ def capacity_gain_verdict(studies: Mapping[str, CapacityStudy]) -> tuple[str, st
     parts, outcomes = [], []
     for b, study in studies.items():
         small, large = min(study.sweeps), max(study.sweeps)
-        chosen = {}
-        for w in (small, large):
-            weights, _ = choose_on_validation(study.sweeps[w].ls, study.sweeps[w].stl)
-            chosen[w] = study.per_seed(w).loc[weight_label(weights)].dropna().to_dict()
-        d = paired_difference(chosen[large], chosen[small])
+        d = paired_difference(study.grid_choice(large)[1], study.grid_choice(small)[1])
         outcomes.append(_outcome(None if d.sign in (None, 0) else d.sign == -1))
         parts.append(f"{b}: Δm {width_label(large)} − {width_label(small)} {d.text()}")
     return "; ".join(parts), combine_outcomes(outcomes)
