@@ -1,10 +1,10 @@
 """Properties every registered weighting method must have, checked over the whole registry.
 
 In the manner of TorchJD's aggregator property tests: each test is parametrised over
-``available_methods()`` (the registry, not a list kept here), and :data:`SPECS` says, per method, the
-minimal options it needs, how permutation equivariance applies to it and which scale law or closed
-form it promises. A registered method without an entry in :data:`SPECS` fails every test, so a new
-method cannot be skipped silently.
+``available_methods()`` (the registry, not a list kept here), and each method's class declares the
+minimal options it needs and how permutation equivariance applies to it (``properties``); the scale
+law or closed form it promises is in :data:`LAWS` or in its own test module. A registered method
+cannot be skipped: every property test runs over the whole registry.
 
 Properties:
 
@@ -43,7 +43,7 @@ import torch
 from scipy import optimize, stats
 from torch import Tensor
 
-from autoscale.methods import Weighting, available_methods, build_method, method_class
+from autoscale.methods import PropertySpec, Weighting, available_methods, build_method, method_class
 
 K_VALUES = (2, 3, 5)
 SEEDS = (0, 1, 2)
@@ -569,115 +569,55 @@ def instead_pcgrad() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# The table: one entry per registered method
+# Per-method declarations: how the properties apply is declared on each class (``properties``, a
+# :class:`~autoscale.methods.base.PropertySpec`); the scale laws of the methods tested here are below,
+# those of newer methods live in their own test modules.
 
-FUNCTION = "function"  # a deterministic function of the current losses and Gramian
-TRAJECTORY = "trajectory"  # deterministic, with state: a function of the sequence of inputs
-RANDOM = "random"  # draws random numbers: ``instead`` is checked
+FUNCTION, TRAJECTORY, RANDOM = "function", "trajectory", "random"
 
-
-def no_options(k: int) -> dict[str, Any]:
-    return {}
-
-
-@dataclass(frozen=True)
-class Spec:
-    options: Callable[[int], dict[str, Any]]  # minimal required options for K tasks
-    equivariance: str  # FUNCTION, TRAJECTORY or RANDOM
-    reason: str  # for TRAJECTORY and RANDOM: the state or randomness, and what is checked
-    law: Callable[[], None]  # the scale law / closed form the method promises
-    tol: float = 1e-9  # relative tolerance of equivariance (iterative solvers: their accuracy)
-    # Options used where state matters (equivariance along a trajectory, state round-trip).
-    state_options: dict[str, Any] = field(default_factory=dict)
-    # Options to permute along with the tasks (fixed per-task weights).
-    permute_options: Callable[[dict[str, Any], np.ndarray], dict[str, Any]] = lambda options, perm: options
-    instead: Callable[[], None] | None = None
-
-
-SPECS: dict[str, Spec] = {
-    "alignedmtl": Spec(no_options, FUNCTION, "", law_alignedmtl),
-    "autoscale": Spec(
-        lambda k: {"total_steps": 8},
-        TRAJECTORY,
-        "counts steps, buffers exploration windows, solves them and switches to predicted weights",
-        law_autoscale,
-        tol=1e-6,  # window weights from Clarabel (gap tolerance 1e-10)
-        state_options={"alpha": 0.5, "window": 2},  # 2 windows, a mid-window state, a switch at step 4
-    ),
-    "cagrad": Spec(no_options, FUNCTION, "", law_cagrad, tol=1e-6),  # SLSQP, ftol 1e-12
-    "dwa": Spec(no_options, TRAJECTORY, "weights fixed per epoch from the means given to epoch_end", law_dwa),
-    "famo": Spec(no_options, TRAJECTORY, "logits trained by its own Adam from post_step losses", law_famo, tol=1e-6),
-    "gradnorm": Spec(no_options, TRAJECTORY, "weights trained by its own Adam, initial losses kept", law_gradnorm),
-    "imtlg": Spec(no_options, FUNCTION, "", law_imtlg),
-    "linear": Spec(
-        lambda k: {"weights": [float(x) for x in np.linspace(0.5, 2.0, k)]},
-        FUNCTION,
-        "fixed per-task weights, permuted with the tasks",
-        law_linear,
-        permute_options=lambda options, perm: {"weights": [options["weights"][i] for i in perm]},
-    ),
-    "mgda": Spec(no_options, FUNCTION, "", law_mgda),
-    "mgda_ub": Spec(no_options, FUNCTION, "", law_mgda_ub),
-    "nashmtl": Spec(
-        no_options,
-        TRAJECTORY,
-        "each solve warm-starts from the previous step's solution (and counts failures)",
-        law_nashmtl,
-        # Each of the two runs stops at the documented residual 1e-3 of the bargaining equation, at
-        # different iterates (the solver sees the constraints in another order): seen up to 4e-4 apart.
-        tol=5e-3,
-    ),
-    "pcgrad": Spec(
-        no_options,
-        RANDOM,
-        "random projection order: exact equivariance for K = 2, set membership of the update for K = 3",
-        law_pcgrad,
-        state_options={"seed": 0},
-        instead=instead_pcgrad,
-    ),
-    "rlw": Spec(
-        no_options,
-        RANDOM,
-        "draws independent of the inputs: same seed, any inputs, same weights",
-        law_rlw,
-        state_options={"seed": 0},
-        instead=instead_rlw,
-    ),
-    "unitary": Spec(no_options, FUNCTION, "", law_unitary),
-    "uw": Spec(no_options, TRAJECTORY, "log-variances trained through objective()", law_uw),
+LAWS: dict[str, Callable[[], None]] = {
+    "alignedmtl": law_alignedmtl,
+    "autoscale": law_autoscale,
+    "cagrad": law_cagrad,
+    "dwa": law_dwa,
+    "famo": law_famo,
+    "gradnorm": law_gradnorm,
+    "imtlg": law_imtlg,
+    "linear": law_linear,
+    "mgda": law_mgda,
+    "mgda_ub": law_mgda_ub,
+    "nashmtl": law_nashmtl,
+    "pcgrad": law_pcgrad,
+    "rlw": law_rlw,
+    "unitary": law_unitary,
+    "uw": law_uw,
 }
+# What is checked instead of permutation equivariance for the methods that draw random numbers.
+INSTEAD: dict[str, Callable[[], None]] = {"pcgrad": instead_pcgrad, "rlw": instead_rlw}
 
 
-def spec_of(name: str) -> Spec:
-    if name not in SPECS:
-        pytest.fail(
-            f"registered method {name!r} has no entry in SPECS of {__file__}: add its minimal options, "
-            "how equivariance applies to it and its scale law"
-        )
-    return SPECS[name]
+def spec_of(name: str) -> PropertySpec:
+    return method_class(name).properties
 
 
 def registry_params() -> list[Any]:
     """Every registered method, with its equivariance kind in the test id."""
-    return [
-        pytest.param(name, id=f"{name}-{SPECS[name].equivariance}" if name in SPECS else f"{name}-MISSING")
-        for name in available_methods()
-    ]
+    return [pytest.param(name, id=f"{name}-{spec_of(name).equivariance}") for name in available_methods()]
 
 
 # --------------------------------------------------------------------------------------------------
 # Tests
 
 
-def test_every_registered_method_has_a_spec() -> None:
-    missing = sorted(set(available_methods()) - set(SPECS))
-    assert not missing, f"methods registered without an entry in SPECS: {missing}"
-    stale = sorted(set(SPECS) - set(available_methods()))
-    assert not stale, f"SPECS entries for methods no longer registered: {stale}"
-    for name, spec in SPECS.items():
+def test_every_registered_method_declares_its_properties() -> None:
+    for name in available_methods():
+        spec = spec_of(name)
+        assert isinstance(spec, PropertySpec), name
         assert spec.equivariance in (FUNCTION, TRAJECTORY, RANDOM), name
         assert spec.equivariance == FUNCTION or spec.reason, f"{name}: say why equivariance is checked differently"
-        assert (spec.equivariance == RANDOM) == (spec.instead is not None), name
+        assert spec.equivariance != RANDOM or name in INSTEAD, f"{name}: random method without a check in INSTEAD"
+    stale = sorted((set(LAWS) | set(INSTEAD)) - set(available_methods()))
+    assert not stale, f"laws of methods no longer registered: {stale}"
 
 
 def test_minimal_options_are_required() -> None:
@@ -708,7 +648,7 @@ def test_finite_weights_of_shape_k(name: str, dtype: torch.dtype) -> None:
 def test_permutation_equivariance(name: str) -> None:
     spec = spec_of(name)
     if spec.equivariance == RANDOM:
-        spec.instead()
+        INSTEAD[name]()
         return
     for k, seed in itertools.product(K_VALUES, SEEDS[:2]):
         perm = permutation(seed, k)
@@ -724,9 +664,9 @@ def test_permutation_equivariance(name: str) -> None:
                 assert_close(fresh, w, rtol=spec.tol, atol=1e-12, err_msg=where)
 
 
-@pytest.mark.parametrize("name", registry_params())
+@pytest.mark.parametrize("name", sorted(LAWS))
 def test_scale_law(name: str) -> None:
-    spec_of(name).law()
+    LAWS[name]()
 
 
 @pytest.mark.parametrize("name", ["mgda", "mgda_ub"])

@@ -63,7 +63,7 @@ def test_fingerprint_ignores_prose_and_formatting_but_not_code():
     other = 'def f(x):\n    """Doc."""\n    return x + 2\n'
     assert fingerprint.normalized_source(code) == fingerprint.normalized_source(same)
     assert fingerprint.normalized_source(code) != fingerprint.normalized_source(other)
-    assert len(fingerprint.code_fingerprint()) == 16
+    assert len(fingerprint.run_fingerprint(tiny().to_dict())) == 16
 
 
 def test_fingerprint_is_the_same_under_other_python_versions():
@@ -74,14 +74,16 @@ def test_fingerprint_is_the_same_under_other_python_versions():
         "import importlib.util, pathlib, sys\n"
         f"spec = importlib.util.spec_from_file_location('fp', {str(source)!r})\n"
         "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
-        f"print(module.fingerprint_of(pathlib.Path({str(source.parents[1])!r})))\n"
+        f"package = pathlib.Path({str(source.parents[1])!r})\n"
+        "print(module.fingerprint_modules(module.run_modules(module.CORE, 'multimnist', package), 'multimnist'))\n"
     )
+    core = fingerprint.fingerprint_modules(fingerprint.run_modules(fingerprint.CORE, "multimnist"), "multimnist")
     others = other_pythons()
     if not others:
         pytest.skip("no other Python version (3.10, 3.12, 3.13) runs on this machine")
     for version, python in others.items():
         result = subprocess.run([python, "-c", script], capture_output=True, text=True, check=True)
-        assert result.stdout.strip() == fingerprint.code_fingerprint(), f"Python {version}"
+        assert result.stdout.strip() == core, f"Python {version}"
 
 
 def other_pythons() -> dict[str, str]:
@@ -107,7 +109,7 @@ def test_saved_record_carries_provenance_and_its_manifest_entry(results_root: Pa
     path = store.path(tiny())
     entry = store.manifest("cpu")[f"multimnist/{path.name}"]
     assert entry["sha256"] == records.hashlib.sha256(path.read_bytes()).hexdigest()
-    assert entry["fingerprint"] == record["fingerprint"] == records.code_fingerprint()
+    assert entry["fingerprint"] == record["fingerprint"] == records.run_fingerprint(tiny().to_dict())
     assert entry["device"] == "cpu" and entry["device_name"] == record["device"]
     for key in ("commit", "torch", "python", "wall_s", "date", "threads"):
         assert entry[key] is not None
@@ -119,7 +121,7 @@ def test_saved_record_carries_provenance_and_its_manifest_entry(results_root: Pa
 def test_stale_record_is_still_used_and_reported(results_root: Path, monkeypatch: pytest.MonkeyPatch):
     config = tiny()
     first = run(config, progress=False)
-    monkeypatch.setattr(records, "code_fingerprint", lambda: "0" * 16)
+    monkeypatch.setattr(records, "run_fingerprint", lambda config: "0" * 16)
     monkeypatch.setattr(record_status, "chapter_configs", lambda profile, store=None: {"chapter": [config]})
     again = run(config, progress=False)  # not retrained: the book still shows a stale record
     assert again == first

@@ -30,6 +30,7 @@ from autoscale.evaluate import delta_m, directions, results_table, single_task_b
 from autoscale.experiments.plans import (
     ABLATION_BENCHMARKS,
     ABLATIONS,
+    EXTRA_METHODS,
     MAIN_METHODS,
     TABLE_METHODS,
     Ablation,
@@ -42,35 +43,28 @@ from autoscale.experiments.run_record import RunRecord, run_records
 from autoscale.experiments.runs import sweep_groups
 from autoscale.experiments.selection import choose_on_validation as choose_searched_weights
 from autoscale.experiments.store import RunStore
+from autoscale.methods import method_info
 
 if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
 
-METHOD_LABELS = {
+# Row keys of the tables that are not methods.
+ROW_LABELS = {
     "stl": "Single-task",
-    "uw": "UW",
-    "gradnorm": "GradNorm",
-    "mgda": "MGDA",
-    "pcgrad": "PCGrad",
-    "imtlg": "IMTL-G",
-    "rlw": "RLW",
-    "alignedmtl": "Aligned-MTL",
-    "famo": "FAMO",
-    "cagrad": "CAGrad*",
-    "nashmtl": "Nash-MTL*",
-    "mgda_ub": "MGDA-UB*",
-    "dwa": "DWA*",
-    "unitary": "Unitary LS",
     "searched": "Searched LS weights (grid)",
     "random": "Searched LS weights (20 random trials)",
-    "autoscale": "AutoScale",
 }
-
+# Every table row's label: a method's declared label (``MethodInfo.label``), marked with a star where
+# the paper's tables do not hold it.
+METHOD_LABELS = {
+    **{m: method_info(m).label + ("" if method_info(m).in_paper else "*") for m in TABLE_METHODS},
+    **ROW_LABELS,
+}
 
 # The mark of the rows in METHOD_LABELS that are not in the paper's tables (EXTRA_METHODS).
 NOT_IN_PAPER = (
-    "Rows marked \\* (CAGrad, Nash-MTL, MGDA-UB, DWA) are not in the paper's tables: extra rows, left out "
-    "of every comparison with the paper's numbers."
+    f"Rows marked \\* ({', '.join(method_info(m).label for m in EXTRA_METHODS)}) are not in the paper's "
+    "tables: extra rows, left out of every comparison with the paper's numbers."
 )
 
 

@@ -1,32 +1,43 @@
-"""The fingerprint of the code that can change a run record's numbers.
+"""The fingerprint of the code a run executes: a record is stale only when that code changed.
 
-The core that a training step runs (Gramian, logged metrics, methods including AutoScale) and the
-whole training layer (:data:`FINGERPRINTED`); not the experiments, the book or the benchmarks.
-Each module is reduced to its
-syntax tree without docstrings (comments and formatting are not in the tree), written out by
-:func:`canonical_dump`, so that editing prose or reformatting leaves the fingerprint alone while
-any change to the code changes it.
+A run executes the training core (trainer, stacked trainer, step, Gramian, metrics, config and the
+modules they import), its method's module (and those of the methods it runs, e.g. AutoScale's
+explorer, :meth:`~autoscale.methods.base.Weighting.delegates`) and its benchmark's code (dataset,
+tasks, model). :func:`run_modules` finds those modules by following the package's own imports
+from these roots, statically (:func:`module_imports`), on a per-benchmark *view* of each module:
+
+- a function registered for benchmarks by name (``@DATASETS.register("scenes-street")``: a call of
+  an attribute ``register`` on a registry, with string arguments) belongs to the runs of those
+  benchmarks only; in any other run's view it is left out, with the imports inside it. So adding a
+  benchmark, or editing another benchmark's builder, leaves a run's fingerprint alone;
+- the methods package imports its modules dynamically (``importlib``), which this does not follow,
+  so a run reaches only its own method's module: adding a method changes no other run.
+
+Each module is reduced to its syntax tree without docstrings (comments and formatting are not in
+the tree), written out by :func:`canonical_dump`, so that editing prose or reformatting leaves the
+fingerprint alone while any change to the code changes it. The top-level ``autoscale/__init__.py``
+is left out: it only maps public names to modules, loaded on first use.
 
 Why not ``ast.unparse`` or ``ast.dump``: their text differs between Python versions (3.12
 unparses f-strings differently; 3.12 adds ``type_params`` fields; 3.13 omits empty fields from
 ``ast.dump``), and records are trained under several (3.11 here, 3.12 on the GPU machine).
 :func:`canonical_dump` leaves out empty and absent fields, which gives the same text on Python
-3.10 to 3.13 for this package. Standard library only, so that any interpreter can compute it.
+3.10 to 3.13 for this package.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-FINGERPRINTED = (
-    "gramian.py",
-    "metrics.py",
-    "methods",
-    "training",
-)
+PACKAGE = "autoscale"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+# The training core every run goes through: the single-run and the stacked trainer.
+CORE = ("autoscale.training.trainer", "autoscale.training.stacked")
 
 
 def _strip_docstrings(tree: ast.AST) -> ast.AST:
@@ -59,18 +70,116 @@ def normalized_source(source: str) -> str:
     return canonical_dump(_strip_docstrings(ast.parse(source)))
 
 
-def fingerprint_of(package: Path) -> str:
-    """16 hex digits of sha256 over the normalised :data:`FINGERPRINTED` modules of ``package``."""
-    digest = hashlib.sha256()
-    for name in FINGERPRINTED:
-        target = package / name
-        for path in sorted(target.rglob("*.py")) if target.is_dir() else [target]:
-            digest.update(path.relative_to(package).as_posix().encode() + b"\0")
-            digest.update(normalized_source(path.read_text()).encode() + b"\0")
-    return digest.hexdigest()[:16]
+def registered_benchmarks(node: ast.stmt) -> tuple[str, ...] | None:
+    """The benchmarks a module-level definition is registered for (``@REGISTRY.register("a", "b")``
+    with string arguments), or None if it is not registered by benchmark name."""
+    if not isinstance(node, ast.FunctionDef | ast.ClassDef):
+        return None
+    for decorator in node.decorator_list:
+        if (
+            isinstance(decorator, ast.Call)
+            and isinstance(decorator.func, ast.Attribute)
+            and decorator.func.attr == "register"
+            and decorator.args
+            and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in decorator.args)
+        ):
+            return tuple(a.value for a in decorator.args)  # type: ignore[union-attr]
+    return None
 
 
 @cache
-def code_fingerprint() -> str:
-    """The fingerprint of this installation of the package."""
-    return fingerprint_of(Path(__file__).resolve().parents[1])
+def _parsed(path: Path) -> ast.Module:
+    return _strip_docstrings(ast.parse(path.read_text()))  # type: ignore[return-value]
+
+
+def module_view(path: Path, benchmark: str) -> ast.Module:
+    """The module at ``path`` as a run of ``benchmark`` executes it: without the definitions
+    registered for other benchmarks (module docstring)."""
+    tree = _parsed(path)
+    body = [n for n in tree.body if (names := registered_benchmarks(n)) is None or benchmark in names]
+    return ast.Module(body=body, type_ignores=[])
+
+
+def module_path(module: str, package_dir: Path = PACKAGE_DIR) -> Path | None:
+    """The file of a module of the package (``autoscale.x.y``), or None if it is not one."""
+    parts = module.split(".")
+    if parts[0] != PACKAGE:
+        return None
+    base = package_dir.joinpath(*parts[1:])
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    return base.with_suffix(".py") if base.with_suffix(".py").is_file() else None
+
+
+def module_imports(tree: ast.AST, module: str, is_package: bool) -> set[str]:
+    """The package's modules a module imports anywhere in ``tree`` (inside functions too), with the
+    packages they belong to (importing ``a.b.c`` runs ``a/b/__init__.py``)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = module.split(".")
+                anchor = anchor[: len(anchor) - node.level + (1 if is_package else 0)]
+                base = ".".join([*anchor, *([node.module] if node.module else [])])
+            else:
+                base = node.module or ""
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    modules: set[str] = set()
+    for name in found:
+        parts = name.split(".")
+        if parts[0] == PACKAGE:
+            modules.update(".".join(parts[:i]) for i in range(2, len(parts) + 1))
+    return modules
+
+
+def run_modules(roots: Iterable[str], benchmark: str, package_dir: Path = PACKAGE_DIR) -> dict[str, Path]:
+    """Every module of the package reached from ``roots`` by imports, in ``benchmark``'s view."""
+    seen: dict[str, Path] = {}
+    todo = list(roots)
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        path = module_path(module, package_dir)
+        if path is None:  # a name imported from a module, not a module
+            continue
+        seen[module] = path
+        todo.extend(module_imports(module_view(path, benchmark), module, path.name == "__init__.py"))
+    return seen
+
+
+def fingerprint_modules(modules: Mapping[str, Path], benchmark: str) -> str:
+    """16 hex digits of sha256 over the normalised modules (in ``benchmark``'s view), by name."""
+    digest = hashlib.sha256()
+    for name in sorted(modules):
+        digest.update(name.encode() + b"\0")
+        digest.update(canonical_dump(module_view(modules[name], benchmark)).encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def method_modules(method: str, options: Mapping[str, Any]) -> tuple[str, ...]:
+    """The modules of ``method`` and of the methods it runs (:meth:`Weighting.delegates`)."""
+    from autoscale.methods import method_class
+
+    cls = method_class(method)
+    return (cls.__module__, *(m for d in cls.delegates(options) for m in method_modules(d, {})))
+
+
+@cache
+def _fingerprint(benchmark: str, methods: tuple[str, ...], package_dir: Path) -> str:
+    return fingerprint_modules(run_modules((*CORE, *methods), benchmark, package_dir), benchmark)
+
+
+def run_fingerprint(config: Mapping[str, Any], package_dir: Path = PACKAGE_DIR) -> str:
+    """The fingerprint of the code the run of ``config`` (a run config as a dict) executes."""
+    methods = method_modules(config["method"], config.get("method_options") or {})
+    return _fingerprint(config["benchmark"], tuple(sorted(set(methods))), package_dir)
+
+
+def clear_cache() -> None:
+    """Forget parsed modules and fingerprints (after the package's files changed on disk)."""
+    _parsed.cache_clear()
+    _fingerprint.cache_clear()

@@ -18,6 +18,7 @@ from autoscale.experiments.profiles import (
     profile_seeds,
 )
 from autoscale.experiments.store import RunStore, unique_configs
+from autoscale.methods import method_info, table_methods
 from autoscale.methods.autoscale import DEFAULTS
 from autoscale.training.config import RunConfig
 from autoscale.training.datasets import has_data
@@ -67,15 +68,16 @@ def stored_sweep_plan(plan: SweepPlan, store: RunStore | None = None) -> tuple[l
     return ls, stl  # type: ignore[return-value]
 
 
-# The rows of the paper's Tables 1 and 2 that we train (searched weights come from the LS sweep).
-MAIN_METHODS = ("uw", "gradnorm", "mgda", "pcgrad", "imtlg", "rlw", "alignedmtl", "famo", "unitary", "autoscale")
+# The rows of our main tables, in table order, from each method's declaration (``MethodInfo``): the
+# paper's MTOs, the extra methods, unitary LS, AutoScale (searched weights come from the LS sweep).
+TABLE_METHODS = table_methods()
+# The rows of the paper's Tables 1 and 2 that we train.
+MAIN_METHODS = tuple(m for m in TABLE_METHODS if method_info(m).in_paper)
 # Methods of the package that the paper's tables do not have: extra rows of our main tables, marked
 # as such and left out of every comparison with the paper's numbers.
-EXTRA_METHODS = ("cagrad", "nashmtl", "mgda_ub", "dwa")
-# The rows we train, in table order: the paper's MTOs, the extra methods, unitary LS, AutoScale.
-TABLE_METHODS = (*MAIN_METHODS[:-2], *EXTRA_METHODS, *MAIN_METHODS[-2:])
-# Methods that manipulate per-task gradients every step (need the Gramian): the paper's costly MTOs.
-GRADIENT_METHODS = ("gradnorm", "mgda", "pcgrad", "imtlg", "alignedmtl")
+EXTRA_METHODS = tuple(m for m in TABLE_METHODS if not method_info(m).in_paper)
+# The paper's MTOs that manipulate per-task gradients every step (need the Gramian): its costly ones.
+GRADIENT_METHODS = tuple(m for m in MAIN_METHODS if method_info(m).family == "gramian" and m != "autoscale")
 
 # AutoScale's window τ where a profile shortens it; elsewhere the paper's τ = 50 (DEFAULTS). The cpu
 # runs are 10-40x shorter than the paper's (790 steps on MultiMNIST, 300 on the scenes), so τ = 50

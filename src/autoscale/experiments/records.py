@@ -11,13 +11,15 @@ numbers as JSON text. Losses and weights are float32 in training, so float32 los
 step times keep 7 significant digits, metric values (computed in float64) too. :func:`decode`
 turns packed arrays back into nested lists, so a loaded record has the shape the trainer returns.
 
-Provenance: :func:`stamp` adds ``fingerprint`` (:func:`autoscale.experiments.fingerprint.code_fingerprint`,
-the code that can change a record's numbers), ``python_version``, ``threads`` and ``wall_seconds``. A record whose
-fingerprint differs from the current code is *stale*: still shown, and counted as such.
+Provenance: :func:`stamp` adds ``fingerprint`` (:func:`autoscale.experiments.fingerprint.run_fingerprint`:
+the code that the run executes), ``python_version``, ``threads`` and ``wall_seconds``. A record whose
+fingerprint differs from its run's current code is *stale*: still shown, and counted as such, until it
+is retrained or restamped (:mod:`autoscale.experiments.restamp`).
 
 Each profile has a manifest ``<root>/<profile>/manifest.json``: record path → sha256 of the
 record file, commit, fingerprint, device, device name, torch and Python versions, wall time,
-date (one line per record, so that git diffs and merges stay readable). :func:`check_record`
+date (one line per record, so that git diffs and merges stay readable), and the restamps made
+(commit, the re-derived sample and its size). :func:`check_record`
 names what is wrong with a file (unparseable, truncated, a merge-conflict marker, a sha256 that
 does not match the manifest); the run store adds that the file holds the run its name says.
 """
@@ -39,7 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autoscale.experiments.fingerprint import code_fingerprint
+from autoscale.experiments.fingerprint import run_fingerprint
 from autoscale.training.files import atomic_write_bytes
 
 PACKED_SECTIONS = ("steps", "metrics")
@@ -100,7 +102,7 @@ def decode(data: bytes | str) -> dict:
 def stamp(record: dict, wall_seconds: float | None = None) -> dict:
     """``record`` with the provenance fields of the module docstring added (a new dict)."""
     out = dict(record)
-    out["fingerprint"] = code_fingerprint()
+    out["fingerprint"] = run_fingerprint(record["config"])
     out["python_version"] = platform.python_version()
     out["threads"] = torch.get_num_threads()
     if wall_seconds is not None:
@@ -114,8 +116,8 @@ def device_kind(record: dict) -> str:
 
 
 def is_stale(record: dict) -> bool:
-    """Whether the record was trained by other code than the current (:func:`code_fingerprint`)."""
-    return record.get("fingerprint") != code_fingerprint()
+    """Whether the code the record's run executes changed since it was trained or restamped."""
+    return record.get("fingerprint") != run_fingerprint(record["config"])
 
 
 def manifest_entry(record: dict, data: bytes, relative: str) -> dict[str, Any]:
@@ -126,6 +128,7 @@ def manifest_entry(record: dict, data: bytes, relative: str) -> dict[str, Any]:
         "method": config["method"],
         "seed": config["seed"],
         "commit": record.get("git_commit"),
+        "restamped": record.get("restamped"),
         "fingerprint": record.get("fingerprint"),
         "device": device_kind(record),
         "device_name": record.get("device"),
@@ -175,11 +178,25 @@ def check_record(path: Path, data: bytes, expected_sha256: str | None) -> dict:
 # -- manifest ---------------------------------------------------------------------------------
 
 
-def write_manifest(path: Path, entries: dict[str, dict]) -> None:
-    """One line per record, sorted, so that concurrent additions merge line by line."""
+def write_manifest(path: Path, entries: dict[str, dict], restamps: list[dict] | None = None) -> None:
+    """One line per record, sorted, so that concurrent additions merge line by line; the restamps
+    already in the manifest are kept, ``restamps`` replaces them."""
+    restamps = read_restamps(path) if restamps is None else restamps
     lines = [json.dumps(key) + ": " + json.dumps(entries[key], sort_keys=True) for key in sorted(entries)]
     header = f'{{"format": {MANIFEST_FORMAT}, "records": {{\n'
-    atomic_write_bytes(path, (header + ",\n".join(lines) + "\n}}\n").encode())
+    tail = "\n}"
+    if restamps:
+        tail += ', "restamps": [\n' + ",\n".join(json.dumps(r, sort_keys=True) for r in restamps) + "\n]"
+    atomic_write_bytes(path, (header + ",\n".join(lines) + tail + "}\n").encode())
+
+
+def read_restamps(path: Path) -> list[dict]:
+    """The restamps a manifest lists (:mod:`autoscale.experiments.restamp`); [] if none or unreadable
+    (a damaged manifest is named by :func:`read_manifest`)."""
+    try:
+        return list(json.loads(path.read_bytes()).get("restamps", []))
+    except (OSError, ValueError, AttributeError):
+        return []
 
 
 def read_manifest(path: Path) -> dict[str, dict]:

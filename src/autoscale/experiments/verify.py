@@ -43,6 +43,7 @@ NOT_COMPARED = frozenset(
         "median_step_time_s",
         "wall_seconds",
         "fingerprint",
+        "restamped",
         "threads",
         "steps.time_s",
     }

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from autoscale.methods._common import GramianWeighting, check_choice
+from autoscale.methods.base import MethodInfo
 from autoscale.methods.registry import register
 
 SCALE_MODES = ("min", "median", "rmse")
@@ -33,6 +34,8 @@ class AlignedMTL(GramianWeighting):
     of a weight). torchjd's ``AlignedMTLWeighting`` computes the same B but takes eps from the
     dtype it receives, so it cannot be told the source precision; hence the few lines here.
     """
+
+    info = MethodInfo(label="Aligned-MTL", family="gramian", in_paper=True, table_row=70)
 
     def __init__(self, num_tasks: int, scale_mode: str = "min") -> None:
         super().__init__(num_tasks)

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from autoscale.methods.base import Weighting
+from autoscale.methods.base import MethodInfo, PropertySpec, Weighting
 from autoscale.methods.predictors import SCHEDULES, finalise_weights, fit_lines, predict
 from autoscale.methods.registry import build_method, register
 from autoscale.methods.window import COSTS, check_option, solve_window
@@ -117,7 +117,20 @@ class AutoScale(Weighting):
     clips (FAMO, Nash-MTL) runs unclipped during phase 1.
     """
 
+    info = MethodInfo(label="AutoScale", family="gramian", in_paper=True, table_row=1000)
+    properties = PropertySpec(
+        options=lambda k: {"total_steps": 8},
+        equivariance="trajectory",
+        reason="counts steps, buffers exploration windows, solves them and switches to predicted weights",
+        tol=1e-6,  # window weights from Clarabel (gap tolerance 1e-10)
+        state_options={"alpha": 0.5, "window": 2},  # 2 windows, a mid-window state, a switch at step 4
+    )
+
     run_options = ("total_steps",)
+
+    @classmethod
+    def delegates(cls, options: dict[str, Any]) -> tuple[str, ...]:
+        return (options.get("explore", DEFAULTS["explore"]),)
 
     def __init__(
         self,

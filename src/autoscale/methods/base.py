@@ -10,7 +10,8 @@ weightings of the losses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -18,6 +19,63 @@ from torch import Tensor
 
 GramianSource = Literal["shared", "representation"]
 RunOption = Literal["total_steps", "seed"]
+# What a method's weights depend on: nothing that changes during training ("fixed"), the losses or
+# random draws only, one backward pass a step ("loss"), or the per-task gradients through the
+# Gramian ("gramian"). AutoScale is "gramian": its exploration phase is.
+Family = Literal["fixed", "loss", "gramian"]
+# How permutation equivariance applies: a deterministic function of the current inputs, a
+# deterministic function of the input sequence (state), or random draws.
+Equivariance = Literal["function", "trajectory", "random"]
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """What the book, the plans, the CLI and the benchmarks know of a method: declared once, on
+    its class (:attr:`Weighting.info`), and read everywhere else.
+
+    - ``label``: the method's name as papers print it (table rows, legends).
+    - ``family``: :data:`Family`.
+    - ``in_paper``: a row of the AutoScale paper's Tables 1 and 2; other table rows are extra rows,
+      marked and left out of every comparison with the paper's numbers.
+    - ``table_row``: where the method sits among the rows of our main tables (ascending), or None
+      if it is not a row of its own (fixed ``linear`` weights are the LS sweep).
+    """
+
+    label: str
+    family: Family
+    in_paper: bool = False
+    table_row: int | None = None
+
+
+def no_options(num_tasks: int) -> dict[str, Any]:
+    """The minimal options of a method that needs none."""
+    return {}
+
+
+def same_options(options: dict[str, Any], permutation: Any) -> dict[str, Any]:
+    """Options that do not depend on the order of the tasks."""
+    return options
+
+
+@dataclass(frozen=True)
+class PropertySpec:
+    """How the registry-wide property tests (permutation equivariance, finite weights, state
+    round-trip) apply to a method; its scale law or closed form is tested in its own tests.
+
+    - ``options``: the minimal options it needs for K tasks (building it without them must fail).
+    - ``equivariance``: :data:`Equivariance`; ``reason`` says, for "trajectory" and "random", what
+      the state or the randomness is and what is checked instead.
+    - ``tol``: relative tolerance of equivariance (an iterative solver's accuracy).
+    - ``state_options``: options used where state matters (trajectories, state round-trip).
+    - ``permute_options``: the options for the tasks permuted (fixed per-task weights).
+    """
+
+    options: Callable[[int], dict[str, Any]] = no_options
+    equivariance: Equivariance = "function"
+    reason: str = ""
+    tol: float = 1e-9
+    state_options: dict[str, Any] = field(default_factory=dict)
+    permute_options: Callable[[dict[str, Any], Any], dict[str, Any]] = same_options
 
 
 @dataclass(frozen=True)
@@ -31,6 +89,9 @@ class RunContext:
 
 class Weighting:
     """Base class: subclasses implement :meth:`weights` and set the capability flags.
+
+    Every registered method declares :attr:`info` (:class:`MethodInfo`) and, unless the defaults of
+    :class:`PropertySpec` hold for it, :attr:`properties`.
 
     Capability flags read by the trainer (and by users writing their own loop):
 
@@ -50,6 +111,8 @@ class Weighting:
       that draw random numbers).
     """
 
+    info: ClassVar[MethodInfo]
+    properties: ClassVar[PropertySpec] = PropertySpec()
     needs_gramian: bool = False
     gramian_source: GramianSource = "shared"
     needs_post_step_losses: bool = False
@@ -59,6 +122,12 @@ class Weighting:
         if not isinstance(num_tasks, int) or num_tasks < 1:
             raise ValueError(f"num_tasks must be a positive integer, got {num_tasks!r}")
         self.num_tasks = num_tasks
+
+    @classmethod
+    def delegates(cls, options: dict[str, Any]) -> tuple[str, ...]:
+        """The registered methods an instance built with ``options`` builds and runs (AutoScale's
+        explorer): their code is part of what its runs execute."""
+        return ()
 
     def weights(self, losses: Tensor, gramian: Tensor | None) -> Tensor:
         """Task weights (K,) for this step; detached unless the method learns them by backprop."""

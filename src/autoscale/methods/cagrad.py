@@ -11,6 +11,7 @@ from scipy.optimize import minimize
 from torch import Tensor
 
 from autoscale.methods._common import GramianWeighting, check_choice, check_positive
+from autoscale.methods.base import MethodInfo, PropertySpec
 from autoscale.methods.registry import register
 
 # Official safeguards added to the norms (``cagrad`` in Cranial-XIX/CAGrad).
@@ -44,6 +45,9 @@ class CAGrad(GramianWeighting):
     torchjd's ``CAGradWeighting`` solves the same dual with cvxpy/CLARABEL on a normalised Gramian and
     returns 1/K + (rho/|g_w*|) w* without the official rescaling and factor K, hence not used here.
     """
+
+    info = MethodInfo(label="CAGrad", family="gramian", table_row=110)
+    properties = PropertySpec(tol=1e-6)  # SLSQP, ftol 1e-12
 
     def __init__(self, num_tasks: int, c: float = 0.4, rescale: int = 1) -> None:
         super().__init__(num_tasks)

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from autoscale.methods._common import GramianWeighting, check_positive
+from autoscale.methods.base import MethodInfo, PropertySpec
 from autoscale.methods.registry import register
 
 
@@ -34,6 +35,9 @@ class GradNorm(GramianWeighting):
     W to save compute; here |g_i| comes from the Gramian the trainer passes (by default w.r.t. all
     shared parameters; the trainer can compute it on the last shared layer instead).
     """
+
+    info = MethodInfo(label="GradNorm", family="gramian", in_paper=True, table_row=20)
+    properties = PropertySpec(equivariance="trajectory", reason="weights trained by its own Adam, initial losses kept")
 
     def __init__(self, num_tasks: int, alpha: float = 1.5, lr: float = 0.025) -> None:
         super().__init__(num_tasks)

@@ -6,6 +6,7 @@ from torch import Tensor
 from torchjd.aggregation import IMTLGWeighting
 
 from autoscale.methods._common import GramianWeighting
+from autoscale.methods.base import MethodInfo
 from autoscale.methods.registry import register
 
 
@@ -21,6 +22,8 @@ class IMTLG(GramianWeighting):
     task 1, as in the Nash-MTL reimplementation) gives the same alpha when G is invertible.
     Weights sum to 1 (the paper's and official scale).
     """
+
+    info = MethodInfo(label="IMTL-G", family="gramian", in_paper=True, table_row=50)
 
     def __init__(self, num_tasks: int) -> None:
         super().__init__(num_tasks)

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from autoscale.methods._common import GramianWeighting, check_choice, min_norm_point
+from autoscale.methods.base import MethodInfo
 from autoscale.methods.registry import register
 
 NORMALIZATIONS = ("none", "l2", "loss", "loss+")
@@ -37,6 +38,8 @@ class MGDA(GramianWeighting):
     official code would produce NaN; a zero gradient stays zero, so the min-norm point is 0 as it should.
     """
 
+    info = MethodInfo(label="MGDA", family="gramian", in_paper=True, table_row=30)
+
     def __init__(self, num_tasks: int, normalization: str = "loss+") -> None:
         super().__init__(num_tasks)
         check_choice("normalization", normalization, NORMALIZATIONS)
@@ -65,5 +68,7 @@ class MGDAUB(MGDA):
     computes G_ij = sum over the batch of (dL_i/dz) · (dL_j/dz), one backward through the task heads
     per task and none through the encoder. Same normalisation options and weight scale as :class:`MGDA`.
     """
+
+    info = MethodInfo(label="MGDA-UB", family="gramian", table_row=130)
 
     gramian_source = "representation"

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from autoscale.methods._common import GramianWeighting, seeded_generator
+from autoscale.methods.base import MethodInfo, PropertySpec
 from autoscale.methods.registry import register
 
 
@@ -30,6 +31,13 @@ class PCGrad(GramianWeighting):
     ``torch.Generator`` (option ``seed``), saved in :meth:`state_dict`, so runs are reproducible and
     resume identically.
     """
+
+    info = MethodInfo(label="PCGrad", family="gramian", in_paper=True, table_row=40)
+    properties = PropertySpec(
+        equivariance="random",
+        reason="random projection order: exact equivariance for K = 2, set membership of the update for K = 3",
+        state_options={"seed": 0},
+    )
 
     run_options = ("seed",)
 

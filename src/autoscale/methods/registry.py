@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from autoscale.methods.base import RunContext, Weighting
+from autoscale.methods.base import MethodInfo, RunContext, Weighting
 
 _REGISTRY: dict[str, type[Weighting]] = {}
 
@@ -18,6 +18,8 @@ def register(name: str) -> Callable[[W], W]:
     def decorate(cls: W) -> W:
         if name in _REGISTRY:
             raise ValueError(f"method {name!r} is registered twice")
+        if not isinstance(cls.__dict__.get("info"), MethodInfo):
+            raise TypeError(f"method {name!r} ({cls.__qualname__}) must declare info = MethodInfo(...) on its class")
         _REGISTRY[name] = cls
         cls.name = name
         return cls
@@ -28,6 +30,17 @@ def register(name: str) -> Callable[[W], W]:
 def available_methods() -> list[str]:
     """Names accepted by :func:`build_method`, sorted."""
     return sorted(_REGISTRY)
+
+
+def method_info(name: str) -> MethodInfo:
+    """The declaration of method ``name`` (:class:`~autoscale.methods.base.MethodInfo`)."""
+    return method_class(name).info
+
+
+def table_methods() -> tuple[str, ...]:
+    """The methods that are rows of the main tables, in row order."""
+    rows = [(info.table_row, name) for name, cls in _REGISTRY.items() if (info := cls.info).table_row is not None]
+    return tuple(name for _, name in sorted(rows))
 
 
 def method_class(name: str) -> type[Weighting]:

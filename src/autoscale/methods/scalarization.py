@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from autoscale.methods.base import Weighting
+from autoscale.methods.base import MethodInfo, PropertySpec, Weighting
 from autoscale.methods.registry import register
+
+
+def fixed_weights_for(num_tasks: int) -> dict[str, list[float]]:
+    """Distinct fixed weights, so that a permutation of the tasks shows."""
+    return {"weights": [0.5 + 1.5 * i / max(num_tasks - 1, 1) for i in range(num_tasks)]}
+
+
+def permuted_weights(options: dict[str, Any], permutation: Sequence[int]) -> dict[str, Any]:
+    """The fixed weights permuted along with the tasks."""
+    return {**options, "weights": [options["weights"][i] for i in permutation]}
 
 
 @register("linear")
 class LinearScalarization(Weighting):
     """Linear scalarization: minimise sum_i w_i L_i with fixed weights w (any positive scale)."""
+
+    info = MethodInfo(label="LS (fixed weights)", family="fixed")
+    properties = PropertySpec(
+        options=fixed_weights_for,
+        reason="fixed per-task weights, permuted with the tasks",
+        permute_options=permuted_weights,
+    )
 
     def __init__(self, num_tasks: int, weights: Sequence[float]) -> None:
         super().__init__(num_tasks)
@@ -36,6 +54,9 @@ class LinearScalarization(Weighting):
 @register("unitary")
 class Unitary(LinearScalarization):
     """Equal weighting, w_i = 1 for every task (the 'unitary' baseline of Kurin et al. 2022)."""
+
+    info = MethodInfo(label="Unitary LS", family="fixed", in_paper=True, table_row=900)
+    properties = PropertySpec()
 
     def __init__(self, num_tasks: int) -> None:
         super().__init__(num_tasks, [1.0] * num_tasks)

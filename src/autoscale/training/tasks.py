@@ -413,13 +413,6 @@ class EdgeTask(DenseTask):
 # ---- task sets ------------------------------------------------------------------------------
 
 
-def _scene_num_classes(kind: str) -> int:
-    """Number of semantic classes of the procedural renderer (imported lazily: numpy renderer)."""
-    from autoscale.training.datasets import scenes
-
-    return len(scenes.INDOOR_CLASSES if kind == "indoor" else scenes.STREET_CLASSES)
-
-
 def _indoor_tasks(num_classes: int) -> list[Task]:
     """NYUv2 with 4 tasks, in this order: depth, edges, normals, semantic segmentation."""
     return [depth_task(), EdgeTask(), NormalTask(), SemanticTask(num_classes)]
@@ -432,12 +425,17 @@ def _street_tasks(num_classes: int) -> list[Task]:
 
 @TASK_SETS.register("scenes-indoor")
 def _scenes_indoor_tasks(num_classes: int | None = None) -> list[Task]:
-    return _indoor_tasks(num_classes or _scene_num_classes("indoor"))
+    # Imported here: the renderer (numpy) is code of the scene benchmarks' runs only.
+    from autoscale.training.datasets import scenes
+
+    return _indoor_tasks(num_classes or len(scenes.INDOOR_CLASSES))
 
 
 @TASK_SETS.register("scenes-street")
 def _scenes_street_tasks(num_classes: int | None = None) -> list[Task]:
-    return _street_tasks(num_classes or _scene_num_classes("street"))
+    from autoscale.training.datasets import scenes
+
+    return _street_tasks(num_classes or len(scenes.STREET_CLASSES))
 
 
 @TASK_SETS.register("nyuv2")

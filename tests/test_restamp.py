@@ -1,0 +1,69 @@
+"""Restamping stale records by exact re-derivation of a stratified sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autoscale.experiments import records
+from autoscale.experiments.profiles import profile_config
+from autoscale.experiments.restamp import plan_restamp, restamp
+from autoscale.experiments.runs import run
+from autoscale.experiments.store import RunStore
+
+TINY = {"sizes": {"train": 96, "val": 32, "test": 32}}
+NEW_CODE = "f" * 16
+
+
+def tiny(method: str, seed: int = 0):
+    return profile_config(
+        "multimnist", "cpu", data=TINY, epochs=1, batch_size=32, metrics_every=2, method=method, seed=seed
+    )
+
+
+@pytest.fixture
+def stale_store(results_root: Path, monkeypatch: pytest.MonkeyPatch) -> RunStore:
+    """Three records (two strata: loss-based, Gramian) trained, then made stale by a code change."""
+    for config in (tiny("imtlg"), tiny("uw"), tiny("uw", seed=1)):
+        run(config, progress=False)
+    monkeypatch.setattr(records, "run_fingerprint", lambda config: NEW_CODE)
+    return RunStore()
+
+
+def test_restamp_rederives_one_record_per_stratum_and_restamps_all(stale_store: RunStore) -> None:
+    before = {p: stale_store.read(p) for p in stale_store.record_paths("cpu")}
+    plan = plan_restamp(stale_store, "cpu")
+    assert sorted(plan.strata) == [("multimnist", "gramian"), ("multimnist", "loss")]
+    assert len(plan.stale_cpu) == 3
+    result = restamp(stale_store, plan, commit="abc123")
+    assert result.ok and len(result.verdicts) == 2 and all(v.exact for v in result.verdicts)
+    assert sorted(result.restamped) == sorted(before)
+    for path, old in before.items():
+        new = stale_store.read(path)  # the manifest's sha256 was updated with the file
+        assert not records.is_stale(new)
+        assert new["restamped"] == {"commit": "abc123", "from": old["fingerprint"]}
+        assert {k: v for k, v in new.items() if k not in ("fingerprint", "restamped")} == {
+            k: v for k, v in old.items() if k != "fingerprint"
+        }
+    [log] = records.read_restamps(stale_store.manifest_path("cpu"))
+    assert log["commit"] == "abc123" and log["sample_size"] == 2 and log["restamped"] == 3
+    assert sorted(log["sample"]) == sorted(f"multimnist/{v.path.name}" for v in result.verdicts)
+    assert plan_restamp(stale_store, "cpu").stale_cpu == []
+
+
+def test_restamp_refuses_when_a_sampled_number_differs(stale_store: RunStore) -> None:
+    path = stale_store.path(tiny("imtlg"))
+    record = stale_store.read(path)
+    record["final"]["test"]["left"]["acc"] += 1e-6  # numbers the code no longer produces
+    stale_store.save(record)  # through the store: the manifest agrees with the file
+    record = stale_store.read(path)
+    record["fingerprint"] = "0" * 16  # saving stamped it with the (patched) current fingerprint
+    stale_store.save_encoded(path, record, records.encode(record))
+    before = {p: p.read_bytes() for p in stale_store.record_paths("cpu")}
+    plan = plan_restamp(stale_store, "cpu")
+    result = restamp(stale_store, plan, commit="abc123")
+    assert not result.ok and result.restamped == []
+    assert any(d.startswith("final.test.left.acc") for v in result.verdicts for d in v.differences)
+    assert {p: p.read_bytes() for p in stale_store.record_paths("cpu")} == before
+    assert records.read_restamps(stale_store.manifest_path("cpu")) == []
