@@ -27,6 +27,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from autoscale.experiments.execute import run
 from autoscale.experiments.store import RunStore
 from autoscale.training.config import RunConfig
 from autoscale.training.device import git_commit
@@ -48,8 +49,6 @@ def train_record(config: dict[str, Any]) -> tuple[dict, bytes]:
     """Trains ``config`` in a scratch store (one torch thread) and returns its stored record and
     the record file's bytes. Runs inside a Ray worker."""
     import torch
-
-    from autoscale.experiments.runs import run
 
     torch.set_num_threads(1)
     run_config = RunConfig.from_dict(config)

@@ -20,7 +20,7 @@ STATES = ("present", "missing", "stale", "corrupt")
 
 
 @dataclass
-class RunState:
+class RecordState:
     """The state of one run in the store: ``present``, ``missing``, ``stale`` or ``corrupt``."""
 
     state: str
@@ -49,17 +49,17 @@ class StoreStatus:
         return self.complete and all(row["stale"] == 0 for row in self.rows)
 
 
-def run_state(store: RunStore, config: RunConfig, manifest: dict[str, dict]) -> RunState:
+def run_state(store: RunStore, config: RunConfig, manifest: dict[str, dict]) -> RecordState:
     """The state of ``config``'s record, read-only (a damaged file is reported, not moved)."""
     path = store.path(config)
     if not path.is_file():
-        return RunState("missing")
+        return RecordState("missing")
     try:
         record = store.read(path, manifest)
     except records.RecordProblem as err:
-        return RunState("corrupt", problem=str(err))
+        return RecordState("corrupt", problem=str(err))
     commit = record.get("git_commit")
-    return RunState("stale" if records.is_stale(record) else "present", commit)
+    return RecordState("stale" if records.is_stale(record) else "present", commit)
 
 
 def store_status(profile: str, store: RunStore | None = None) -> StoreStatus:
@@ -73,7 +73,7 @@ def store_status(profile: str, store: RunStore | None = None) -> StoreStatus:
     else:
         damaged = []
     status = StoreStatus(profile, problems=damaged)
-    states: dict[str, RunState] = {}
+    states: dict[str, RecordState] = {}
     chapters = chapter_configs(profile, store=store)
     for chapter, configs in chapters.items():
         by_benchmark: dict[str, dict[str, int]] = {}
