@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from autoscale.experiments import execute
 from autoscale.experiments import runs as experiments
 from autoscale.experiments.profiles import check_parameters, linear_weight_grid, profile_config
 from autoscale.experiments.runs import run, sweep
@@ -51,7 +52,7 @@ def test_run_reuses_the_stored_record(results_root: Path, monkeypatch: pytest.Mo
     def fail(*args, **kwargs):
         raise AssertionError("should not retrain")
 
-    monkeypatch.setattr(experiments, "Trainer", fail)
+    monkeypatch.setattr(execute, "Trainer", fail)
     assert run(config, store, progress=False) == record
 
 
@@ -59,7 +60,7 @@ def count_trainings(monkeypatch: pytest.MonkeyPatch, interrupt_seed: int | None 
     """Make the sweep's Trainer log the seed of every run it trains into the returned list; the
     first run of ``interrupt_seed`` is interrupted (KeyboardInterrupt) before it trains."""
     trained: list[int] = []
-    real_trainer = experiments.Trainer
+    real_trainer = execute.Trainer
 
     class Counting(real_trainer):
         def run(self, *args, **kwargs):
@@ -68,7 +69,7 @@ def count_trainings(monkeypatch: pytest.MonkeyPatch, interrupt_seed: int | None 
                 raise KeyboardInterrupt
             return super().run(*args, **kwargs)
 
-    monkeypatch.setattr(experiments, "Trainer", Counting)
+    monkeypatch.setattr(execute, "Trainer", Counting)
     return trained
 
 

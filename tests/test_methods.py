@@ -33,7 +33,8 @@ OPTIONS = {"linear": {"weights": [1.0, 2.0]}}
 
 
 def make(name: str, num_tasks: int = 2, **options: object) -> Weighting:
-    return build_method(name, num_tasks, **{**OPTIONS.get(name, {}), **options})
+    required = method_class(name).properties.options(num_tasks)
+    return build_method(name, num_tasks, **{**required, **OPTIONS.get(name, {}), **options})
 
 
 def gram(rows: list[list[float]]) -> Tensor:
@@ -57,7 +58,6 @@ ONES2 = torch.ones(2, dtype=torch.float64)
 def test_registry_names() -> None:
     names = set(available_methods())
     assert names >= EXPECTED
-    assert names - EXPECTED <= {"autoscale"}  # added by the AutoScale module
 
 
 def test_unknown_method_lists_available() -> None:
@@ -85,7 +85,7 @@ def test_bad_options_raise(name: str, options: dict, match: str) -> None:
         make(name, **options)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", available_methods())
 def test_non_finite_inputs_name_the_task(name: str) -> None:
     method = make(name, 2)
     good_g = gram([[1.0, 0.0], [0.0, 1.0]])
@@ -466,7 +466,7 @@ class TwoTaskMLP(nn.Module):
         return z, torch.stack([((head(z).squeeze(1) - x[:, i]) ** 2).mean() for i, head in enumerate(self.heads)])
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", available_methods())
 def test_smoke_training(name: str) -> None:
     torch.manual_seed(0)
     model = TwoTaskMLP()

@@ -48,17 +48,15 @@ from autoscale.methods import method_info
 if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
 
-# Row keys of the tables that are not methods.
-ROW_LABELS = {
+# Every table row's label, in the tables' order: the single-task baseline, each method's declared
+# label (``MethodInfo.label``, starred where the paper's tables do not hold it), the searched weights
+# before AutoScale.
+METHOD_LABELS = {
     "stl": "Single-task",
+    **{m: method_info(m).label + ("" if method_info(m).in_paper else "*") for m in TABLE_METHODS[:-1]},
     "searched": "Searched LS weights (grid)",
     "random": "Searched LS weights (20 random trials)",
-}
-# Every table row's label: a method's declared label (``MethodInfo.label``), marked with a star where
-# the paper's tables do not hold it.
-METHOD_LABELS = {
-    **{m: method_info(m).label + ("" if method_info(m).in_paper else "*") for m in TABLE_METHODS},
-    **ROW_LABELS,
+    "autoscale": method_info("autoscale").label,
 }
 
 # The mark of the rows in METHOD_LABELS that are not in the paper's tables (EXTRA_METHODS).

@@ -33,9 +33,8 @@ from autoscale.book.results import delta_m_by_seed
 from autoscale.experiments.plans import (
     WINDOW_STUDY_BENCHMARKS,
     autoscale_window,
-    ls_sweep_plan,
     main_configs,
-    window_study_configs,
+    window_study_groups,
 )
 from autoscale.experiments.run_record import RunRecord, run_records
 from autoscale.experiments.runs import sweep_groups
@@ -172,11 +171,7 @@ def run_window_study(
     """Train (or read) the window-count study on the ``available`` benchmarks of
     :data:`WINDOW_STUDY_BENCHMARKS`, in one batch."""
     benchmarks = [b for b in WINDOW_STUDY_BENCHMARKS if b in available]
-    groups: dict[tuple, list] = {}
-    for b in benchmarks:
-        groups.update({(b, *key): configs for key, configs in window_study_configs(b, profile, device).items()})
-        groups[b, "tau", autoscale_window(b, profile)] = main_configs(b, profile, device, ["autoscale"])["autoscale"]
-        groups[b, "stl"] = ls_sweep_plan(b, profile, device=device).stl_configs
+    groups = window_study_groups(available, profile, device)
     records = sweep_groups(groups, store, force=force, desc="window-count study")
     out = {}
     for b in benchmarks:

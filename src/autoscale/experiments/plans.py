@@ -249,6 +249,18 @@ def window_study_configs(benchmark: str, profile: str, device: str = "cpu") -> d
     return groups
 
 
+def window_study_groups(available: Sequence[str], profile: str, device: str = "cpu") -> dict[tuple, list[RunConfig]]:
+    """The window-count chapter's runs on the ``available`` benchmarks of
+    :data:`WINDOW_STUDY_BENCHMARKS`, keyed (benchmark, "tau", τ) (the profile's τ is the main
+    table's AutoScale run), (benchmark, "explore_all", τ) and (benchmark, "stl")."""
+    groups: dict[tuple, list[RunConfig]] = {}
+    for b in (b for b in WINDOW_STUDY_BENCHMARKS if b in available):
+        groups.update({(b, *key): configs for key, configs in window_study_configs(b, profile, device).items()})
+        groups[b, "tau", autoscale_window(b, profile)] = main_configs(b, profile, device, ["autoscale"])["autoscale"]
+        groups[b, "stl"] = ls_sweep_plan(b, profile, device=device).stl_configs
+    return groups
+
+
 # The capacity study (chapter "Scalarization at scale", Royer et al. 2023): the LS sweep of the
 # profile repeated at width multipliers of the model (MultiLeNet; the small dense CNN), each with its
 # own single-task baselines. Width 1 is the book's model, whose sweep is the other chapters'.
@@ -435,13 +447,8 @@ def chapter_configs(profile: str, device: str = "cpu", store: RunStore | None = 
     autoscale_only = main_groups(benchmarks, profile, device, methods=["autoscale"]).values()
     ablations = [c for configs in ablation_groups(benchmarks, profile, device).values() for c in configs]
     plans = {b: ls_sweep_plan(b, profile, device=device) for b in benchmarks}
-    window_study = [
-        c
-        for b in WINDOW_STUDY_BENCHMARKS
-        if b in benchmarks
-        for configs in window_study_configs(b, profile, device).values()
-        for c in configs
-    ]
+    window_study = [c for configs in window_study_groups(benchmarks, profile, device).values() for c in configs]
+    capacity = capacity_configs(profile, device)
     plan = {
         "ls_multimnist": [*plans["multimnist"].ls_configs, *plans["multimnist"].stl_configs],
         "mto_metrics": [metric_run_config(profile, device)],
@@ -449,13 +456,10 @@ def chapter_configs(profile: str, device: str = "cpu", store: RunStore | None = 
         "main_results": main,
         "autoscale_walkthrough": [c for configs in autoscale_only for c in configs],
         "ablations": ablations,
-        "window_count": [
-            *window_study,
-            *(c for configs in autoscale_only for c in configs if c.benchmark in WINDOW_STUDY_BENCHMARKS),
-        ],
+        "window_count": window_study,
         "weight_search": main,
-        "capacity": capacity_configs(profile, device),
-        "verdict": [*main, *ablations, *window_study],
+        "capacity": capacity,
+        "verdict": [*main, *ablations, *window_study, *capacity],
     }
     return {chapter: unique_configs(plan[chapter]) for chapter in CHAPTERS}
 
