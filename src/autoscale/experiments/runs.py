@@ -1,4 +1,5 @@
-"""Sweeps: many configs into records, over worker processes or Ray (one run or one stack: :mod:`autoscale.experiments.execute`)."""
+"""Sweeps: many configs into records, over worker processes or Ray (one run or one stack:
+:mod:`autoscale.experiments.execute`)."""
 
 from __future__ import annotations
 

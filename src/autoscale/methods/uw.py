@@ -6,15 +6,12 @@ handed back on the device and in the dtype of the losses.
 
 from __future__ import annotations
 
-import copy
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from autoscale.methods._common import check_positive, seeded_generator
 from autoscale.methods.base import MethodInfo, PropertySpec, Weighting
 from autoscale.methods.registry import register
 
