@@ -31,6 +31,8 @@ export AUTOSCALE_RESULTS_ROOT := $(RESULTS_ROOT)
 export OMP_NUM_THREADS ?= 2
 export OMP_WAIT_POLICY ?= PASSIVE
 
+# `make test` first fails on any committed cpu record that is stale or missing (`records status --strict`):
+# a change that stales records retrains them or restamps them (`records restamp`) in the same commit.
 # Committed cpu records that `make test` re-derives (exactly): the cheapest AutoScale run on
 # MultiMNIST (IMTL-G exploration, window solver, prediction, LS phase) and the cheapest
 # Aligned-MTL run on the street scenes (dense tasks, the float32 Gramian cutoff).
@@ -83,6 +85,7 @@ verify: $(call DATA_STAMP,$(PROFILE))
 
 test: $(call DATA_STAMP,cpu)
 	$(VENV)/bin/ruff check src tests data_scripts
+	$(PY) -m autoscale records status --profile cpu --strict
 	bash .ci/pytest.sh
 	@for selection in $(TEST_VERIFY); do \
 	  $(PY) -m autoscale records verify --profile cpu --cheapest 1 --seed 0 --max-seconds 60 $$selection || exit 1; \

@@ -153,3 +153,18 @@ def test_check_parameters_errors():
         check_parameters(n_weights=2.5)
     with pytest.raises(ValueError, match="'cpu' or 'cuda'"):
         check_parameters(device="gpu")
+
+
+def test_a_run_or_search_outside_a_chapters_plan_is_named(results_root: Path) -> None:
+    from autoscale.experiments.plans import chapter_configs, chapter_searches, outside_chapter_plan
+
+    store = RunStore(results_root)
+    [planned] = chapter_configs("smoke", store=store)["mto_metrics"]
+    run(planned, store, progress=False)
+    assert outside_chapter_plan("mto_metrics", "smoke", store) == []
+    assert outside_chapter_plan("ablations", "smoke", store) == ["1 run(s)"]  # not one of its runs
+    search = chapter_searches("smoke")["weight_search"][0]
+    (results_root / "smoke" / search.benchmark / "pbt").mkdir(parents=True)
+    (results_root / "smoke" / search.benchmark / "pbt" / f"{search.key()}.json").write_text("{}")
+    assert outside_chapter_plan("weight_search", "smoke", store) == ["1 run(s)"]
+    assert outside_chapter_plan("mto_metrics", "smoke", store) == ["1 PBT search(es)"]

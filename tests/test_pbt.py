@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 
 from autoscale.experiments.pbt import (
-    PBTConfig,
-    book_search_configs,
     load_pbt,
     member_resources,
     perturb_weights,
     result_path,
     run_pbt,
 )
+from autoscale.experiments.plans import PBTConfig, book_search_configs
 from autoscale.experiments.store import RecordWarning, RunStore
 
 

@@ -96,7 +96,8 @@ def test_failures_are_named_and_the_other_runs_kept(local_ray, tmp_path: Path):
 
 
 def test_engine_arguments():
-    from autoscale.commands.cli import engine_from, parser
+    from autoscale.commands.arguments import engine_from
+    from autoscale.commands.cli import parser
 
     args = parser().parse_args(["sweep", "--benchmark", "multimnist", "--engine", "ray", "--address", "auto"])
     assert engine_from(args) == RayEngine(address="auto")

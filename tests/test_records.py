@@ -123,6 +123,7 @@ def test_stale_record_is_still_used_and_reported(results_root: Path, monkeypatch
     first = run(config, progress=False)
     monkeypatch.setattr(records, "run_fingerprint", lambda config: "0" * 16)
     monkeypatch.setattr(record_status, "chapter_configs", lambda profile, store=None: {"chapter": [config]})
+    monkeypatch.setattr(record_status, "chapter_searches", lambda profile: {})
     again = run(config, progress=False)  # not retrained: the book still shows a stale record
     assert again == first
     assert records.is_stale(again)
@@ -213,6 +214,7 @@ def test_status_counts_and_default_profile(results_root: Path, monkeypatch: pyte
         "chapter_configs",
         lambda profile, store=None: {"ls": plans.get(profile, []), "main": plans.get(profile, [])},
     )
+    monkeypatch.setattr(record_status, "chapter_searches", lambda profile: {})
     run(tiny(), progress=False)
     run(tiny(lr=0.5), progress=False)  # a record no chapter reads
     status = record_status.store_status("cpu")

@@ -30,7 +30,8 @@ import pandas as pd
 from autoscale.book.paired import PairedDifference, mean_interval, paired_difference
 from autoscale.book.results import MainResults, delta_m_by_seed, run_main_results
 from autoscale.evaluate import delta_m, directions, single_task_baseline
-from autoscale.experiments.pbt import PBTConfig, book_search_configs, run_pbt
+from autoscale.experiments.pbt import run_pbt
+from autoscale.experiments.plans import PBTConfig, book_search_configs
 from autoscale.experiments.selection import weight_label
 from autoscale.experiments.store import RunStore
 

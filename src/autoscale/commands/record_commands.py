@@ -16,11 +16,11 @@ import tarfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from autoscale.commands.cli import download_command, engine_from
-from autoscale.experiments.plans import CANDIDATE_BENCHMARKS, book_benchmarks, book_configs
+from autoscale.commands.arguments import check_device, download_command, engine_from
+from autoscale.experiments.plans import CANDIDATE_BENCHMARKS, book_benchmarks, book_configs, chapter_searches
 from autoscale.experiments.profiles import PROFILE_SETTINGS
 from autoscale.experiments.ray_engine import RayEngine
-from autoscale.experiments.record_status import default_profile, store_status
+from autoscale.experiments.record_status import default_profile, search_state, store_status
 from autoscale.experiments.records import RecordProblem, now
 from autoscale.experiments.store import RunStore
 from autoscale.training.datasets import DATASETS
@@ -74,16 +74,28 @@ def status(store: RunStore, profile: str, strict: bool) -> int:
 
 
 def train(store: RunStore, profile: str, device: str, workers: int | None, engine: RayEngine | None = None) -> int:
-    """Train the book's missing runs at ``profile`` (real datasets only where their data is here).
+    """Train the book's missing runs, then its missing PBT searches, at ``profile`` (real datasets
+    only where their data is here).
     Runs whose configs depend on earlier results (the random search's chosen weights) join the plan
     once those results are in, so the plan is trained until it stops growing."""
     configs = book_configs(profile, device, store)
     while any(store.load(c) is None for c in configs):
         from autoscale.experiments.runs import sweep
 
+        check_device(device)
         sweep(configs, store, desc=f"book runs [{profile}]", workers=workers, engine=engine)
         configs = book_configs(profile, device, store)
     print(f"all {len(configs)} runs of the book at {profile} are in {store.root / profile}")
+    searches = [c for chapter in chapter_searches(profile, device).values() for c in chapter]
+    missing = [c for c in searches if search_state(store, c) != "present"]
+    if missing:
+        from autoscale.experiments.pbt import run_pbt
+
+        check_device(device)
+        for number, search in enumerate(missing, 1):
+            print(f"PBT search {number} of {len(missing)}: {search.benchmark}, seed {search.seed}", flush=True)
+            run_pbt(search, store)
+    print(f"all {len(searches)} PBT searches of the book at {profile} are in {store.root / profile}")
     line = absent_line()
     if line:
         print(line)
@@ -107,6 +119,7 @@ def verify(store: RunStore, args: argparse.Namespace) -> int:
     if not paths:
         print(f"error: no committed {args.profile} record matches the selection; see 'records status'", file=sys.stderr)
         return 1
+    check_device(args.device)
     print(f"re-deriving {len(paths)} record(s) of {args.profile} on {args.device} (selection seed {seed})", flush=True)
     verdicts = []
     for path in paths:
@@ -118,6 +131,48 @@ def verify(store: RunStore, args: argparse.Namespace) -> int:
     summary = f"{len(verdicts) - failed} of {len(verdicts)} record(s) re-derived"
     print(summary + (f"; {failed} FAILED" if failed else ""))
     return 1 if failed else 0
+
+
+def restamp(store: RunStore, profile: str, dry_run: bool) -> int:
+    """:func:`autoscale.experiments.restamp.restamp`, reported stratum by stratum."""
+    import time
+
+    from autoscale.experiments.restamp import plan_restamp
+    from autoscale.experiments.restamp import restamp as restamp_records
+    from autoscale.experiments.verify import describe, tolerance_note
+
+    plan = plan_restamp(store, profile)
+    if plan.other_device:
+        print(
+            f"{len(plan.other_device)} stale record(s) trained on a GPU stay stale: a GPU session restamps them "
+            "by re-deriving a sample within the cross-device tolerance"
+        )
+    if not plan.stale_cpu:
+        print(f"no stale cpu record in {store.root / profile}")
+        return 0
+    sample = plan.sample(store)
+    print(f"{len(plan.stale_cpu)} stale cpu record(s) in {len(plan.strata)} strata (benchmark x method family):")
+    for (benchmark, family), paths in plan.strata.items():
+        print(f"  {benchmark} x {family}: {len(paths)}")
+    print(f"re-deriving the cheapest of each stratum: {len(sample)} record(s)", flush=True)
+    if dry_run:
+        print("\n".join(f"  {p.parent.name}/{p.name}" for p in sample))
+        return 0
+    started = time.perf_counter()
+    result = restamp_records(
+        store, plan, on_verdict=lambda v: print(("ok    " if v.ok else "FAILED ") + describe(v), flush=True)
+    )
+    print(tolerance_note(result.verdicts))
+    if not result.ok:
+        print(
+            "error: a re-derived record differs, so the change alters numbers: nothing was restamped; "
+            f"retrain instead (python -m autoscale records train --profile {profile})",
+            file=sys.stderr,
+        )
+        return 1
+    minutes = (time.perf_counter() - started) / 60
+    print(f"restamped {len(result.restamped)} record(s) after {len(sample)} exact re-derivations ({minutes:.1f} min)")
+    return 0
 
 
 def clear(store: RunStore, profile: str) -> int:
@@ -202,6 +257,8 @@ def records_command(args: argparse.Namespace) -> int:
         return train(store, args.profile, args.device, args.workers, engine_from(args))
     if args.action == "verify":
         return verify(store, args)
+    if args.action == "restamp":
+        return restamp(store, args.profile, args.dry_run)
     if args.action == "rebuild-manifest":
         entries = store.rebuild_manifest(args.profile)
         print(f"{store.manifest_path(args.profile)}: {len(entries)} record(s)")

@@ -37,76 +37,29 @@ the one with the lowest final validation Δm.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from autoscale.evaluate import delta_m, directions, primary_metrics, single_task_baseline
-from autoscale.experiments.plans import ls_sweep_plan, random_weight_sets
-from autoscale.experiments.profiles import profile_config, profile_seeds
+from autoscale.experiments.plans import PBTConfig, ls_sweep_plan, random_weight_sets
+from autoscale.experiments.profiles import profile_config
 from autoscale.experiments.records import now
 from autoscale.experiments.store import RunStore, warn_record
 from autoscale.training.config import RunConfig
 from autoscale.training.device import git_commit
-from autoscale.training.files import atomic_torch_save, atomic_write_bytes
+from autoscale.training.files import atomic_write_bytes, load_checkpoint, save_checkpoint
 
 TRAINER_FILE = "trainer.pt"
 OWNER_FILE = "owner.json"
-PBT_SEED = 2310  # the arXiv number of Royer et al. (2310.08910), as the random search uses 2508
-
-
-@dataclass(frozen=True)
-class PBTConfig:
-    """Everything that determines a PBT search (its hash names the result file)."""
-
-    benchmark: str
-    profile: str
-    population: int = 8
-    ready_epochs: int = 1
-    epochs: int | None = None  # None: the profile's
-    quantile: float = 0.25
-    perturbation: float = 1.2
-    seed: int = 0
-    search_seed: int = PBT_SEED
-    # A label, not part of the search's identity (like a run's device): the key leaves it out.
-    device: str = "cpu"
-
-    def key(self) -> str:
-        identity = {k: v for k, v in asdict(self).items() if k != "device"}
-        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
-
-
-# The book's searches (chapter "Searching the weights"): per profile, the population, matched to the
-# other searches' budgets at cpu and full (grid 9 or 19 sets x 3 seeds, random search 20 + 2 runs;
-# PBT 8 members x 3 seeds = 24 runs); the ready interval gives about five exploit rounds per run.
-BOOK_POPULATION: dict[str, int] = {"smoke": 4, "cpu": 8, "full": 8, "gpuday": 8}
-EXPLOIT_ROUNDS = 5
-
-
-def book_search_configs(benchmark: str, profile: str, device: str = "cpu") -> list[PBTConfig]:
-    """The book's PBT searches of ``benchmark`` at ``profile``: one per seed of the profile, with
-    :data:`BOOK_POPULATION` members and a ready interval of max(1, epochs // EXPLOIT_ROUNDS) epochs."""
-    epochs = profile_config(benchmark, profile, method="linear").epochs
-    return [
-        PBTConfig(
-            benchmark,
-            profile,
-            population=BOOK_POPULATION[profile],
-            ready_epochs=max(1, epochs // EXPLOIT_ROUNDS),
-            seed=seed,
-            device=device,
-        )
-        for seed in profile_seeds(benchmark, profile)
-    ]
 
 
 def perturb_weights(weights: list[float], factor: float = 1.2, rng: random.Random | None = None) -> list[float]:
@@ -127,9 +80,9 @@ def _member_index(trial_name: str) -> int:
 def _transplant(donor: Path, target: Path, config: RunConfig) -> None:
     """The donor's trainer checkpoint, continued under ``config`` (new weights): LS keeps no method
     state, so only the config the trainer checks on resume changes."""
-    ckpt = torch.load(donor, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(donor, "cpu")
     ckpt["config"] = config.to_dict()
-    atomic_torch_save(target, ckpt)
+    save_checkpoint(target, ckpt)
 
 
 class ReportLog:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -17,7 +19,7 @@ from autoscale.experiments.profiles import (
     profile_config,
     profile_seeds,
 )
-from autoscale.experiments.store import RunStore, unique_configs
+from autoscale.experiments.store import RunStore, config_hash, unique_configs
 from autoscale.methods import method_info, table_methods
 from autoscale.methods.autoscale import DEFAULTS
 from autoscale.training.config import RunConfig
@@ -356,6 +358,57 @@ def random_search_groups(
     return groups
 
 
+# The book's PBT searches (chapter "Searching the weights", Royer et al. 2023), trained by
+# autoscale.experiments.pbt. PBT_SEED is the arXiv number of Royer et al. (2310.08910), as the random
+# search uses 2508.
+PBT_SEED = 2310
+
+
+@dataclass(frozen=True)
+class PBTConfig:
+    """Everything that determines a PBT search (its hash names the result file)."""
+
+    benchmark: str
+    profile: str
+    population: int = 8
+    ready_epochs: int = 1
+    epochs: int | None = None  # None: the profile's
+    quantile: float = 0.25
+    perturbation: float = 1.2
+    seed: int = 0
+    search_seed: int = PBT_SEED
+    # A label, not part of the search's identity (like a run's device): the key leaves it out.
+    device: str = "cpu"
+
+    def key(self) -> str:
+        identity = {k: v for k, v in asdict(self).items() if k != "device"}
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# Per profile, the population, matched to the other searches' budgets at cpu and full (grid 9 or 19
+# sets x 3 seeds, random search 20 + 2 runs; PBT 8 members x 3 seeds = 24 runs); the ready interval
+# gives about five exploit rounds per run.
+BOOK_POPULATION: dict[str, int] = {"smoke": 4, "cpu": 8, "full": 8, "gpuday": 8}
+EXPLOIT_ROUNDS = 5
+
+
+def book_search_configs(benchmark: str, profile: str, device: str = "cpu") -> list[PBTConfig]:
+    """The book's PBT searches of ``benchmark`` at ``profile``: one per seed of the profile, with
+    :data:`BOOK_POPULATION` members and a ready interval of max(1, epochs // EXPLOIT_ROUNDS) epochs."""
+    epochs = profile_config(benchmark, profile, method="linear").epochs
+    return [
+        PBTConfig(
+            benchmark,
+            profile,
+            population=BOOK_POPULATION[profile],
+            ready_epochs=max(1, epochs // EXPLOIT_ROUNDS),
+            seed=seed,
+            device=device,
+        )
+        for seed in profile_seeds(benchmark, profile)
+    ]
+
+
 def main_groups(
     benchmarks: Sequence[str], profile: str, device: str = "cpu", methods: Sequence[str] = TABLE_METHODS
 ) -> dict[tuple[str, str], list[RunConfig]]:
@@ -462,6 +515,25 @@ def chapter_configs(profile: str, device: str = "cpu", store: RunStore | None = 
         "verdict": [*main, *ablations, *window_study, *capacity],
     }
     return {chapter: unique_configs(plan[chapter]) for chapter in CHAPTERS}
+
+
+def chapter_searches(profile: str, device: str = "cpu") -> dict[str, list[PBTConfig]]:
+    """The PBT searches each chapter runs at ``profile`` (chapters without searches are absent)."""
+    benchmarks = book_benchmarks(require_data=False)
+    return {"weight_search": [c for b in benchmarks for c in book_search_configs(b, profile, device)]}
+
+
+def outside_chapter_plan(chapter: str, profile: str, store: RunStore) -> list[str]:
+    """What ``store`` holds of ``profile`` beyond ``chapter``'s plan (runs, PBT searches), counted
+    ("2 run(s)"); empty when everything in it is planned. A store filled by the chapter's notebook
+    alone must give nothing: a chapter trains exactly its plan."""
+    trained = {p.stem for p in store.record_paths(profile)}
+    searched = {p.stem for p in (store.root / profile).glob("*/pbt/*.json")}
+    # The random search's chosen weights join the plan once its trials are in the store.
+    planned = {config_hash(c) for c in chapter_configs(profile, store=store).get(chapter, [])}
+    planned_searches = {c.key() for c in chapter_searches(profile).get(chapter, [])}
+    extra = [f"{len(trained - planned)} run(s)"] if trained - planned else []
+    return extra + ([f"{len(searched - planned_searches)} PBT search(es)"] if searched - planned_searches else [])
 
 
 def book_configs(profile: str, device: str = "cpu", store: RunStore | None = None) -> list[RunConfig]:

@@ -1,15 +1,17 @@
 """What the run store holds for the book: per chapter and benchmark, the runs present, missing,
-stale (trained by other code, :func:`autoscale.experiments.records.is_stale`) and corrupt; and the profile
+stale (trained by other code, :func:`autoscale.experiments.records.is_stale`) and corrupt, and its PBT
+searches present, missing and corrupt; and the profile
 the book is built at by default."""
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autoscale.experiments import records
-from autoscale.experiments.plans import chapter_configs
+from autoscale.experiments.plans import PBTConfig, chapter_configs, chapter_searches
 from autoscale.experiments.store import RunStore, config_hash
 from autoscale.training.config import RunConfig
 
@@ -62,6 +64,18 @@ def run_state(store: RunStore, config: RunConfig, manifest: dict[str, dict]) -> 
     return RecordState("stale" if records.is_stale(record) else "present", commit)
 
 
+def search_state(store: RunStore, search: PBTConfig) -> str:
+    """``present``, ``missing`` or ``corrupt``: a PBT search's result file, read-only."""
+    path = store.root / search.profile / search.benchmark / "pbt" / f"{search.key()}.json"
+    if not path.is_file():
+        return "missing"
+    try:
+        result = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        return "corrupt"
+    return "present" if isinstance(result, dict) and "best" in result and "reports" in result else "corrupt"
+
+
 def store_status(profile: str, store: RunStore | None = None) -> StoreStatus:
     """:class:`StoreStatus` of ``profile`` against the book's plan (:mod:`autoscale.chapters`)."""
     store = store or RunStore()
@@ -89,6 +103,12 @@ def store_status(profile: str, store: RunStore | None = None) -> StoreStatus:
             if state.problem and state.problem not in status.problems:
                 status.problems.append(state.problem)
         status.rows += [{"chapter": chapter, "benchmark": b, **c} for b, c in by_benchmark.items()]
+    for chapter, searches in chapter_searches(profile).items():
+        by_benchmark = {}
+        for search in searches:
+            counts = by_benchmark.setdefault(search.benchmark, dict.fromkeys(STATES, 0))
+            counts[search_state(store, search)] += 1
+        status.rows += [{"chapter": f"{chapter} (PBT)", "benchmark": b, **c} for b, c in by_benchmark.items()]
     planned = {str(store.path(c)) for configs in chapters.values() for c in configs}
     status.extra = sum(os.fspath(p) not in planned for p in store.record_paths(profile))
     return status

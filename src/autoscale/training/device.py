@@ -20,6 +20,17 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+# The global generator is re-seeded at the start of every epoch from (seed, epoch), so that a run
+# resumed at an epoch draws what an uninterrupted run draws there (dropout, random weightings); a
+# prime multiplier keeps the epoch seeds of different run seeds apart.
+EPOCH_SEED_STRIDE = 7919
+
+
+def seed_epoch(seed: int, epoch: int) -> None:
+    """Seed the global generator for ``epoch`` of the run seeded ``seed`` (see above)."""
+    torch.manual_seed(seed * EPOCH_SEED_STRIDE + epoch)
+
+
 def git_commit() -> str:
     """The checkout's commit (with ``-dirty`` if the package's files have local changes), or ``unknown``."""
     if os.environ.get("AUTOSCALE_GIT_COMMIT"):  # a copy of the tree without .git (a GPU machine)

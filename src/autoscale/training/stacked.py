@@ -47,9 +47,16 @@ from tqdm import tqdm
 
 from autoscale.methods.base import check_step_inputs
 from autoscale.training.config import CorruptCheckpoint, InvalidStepInputs, RunConfig, TrainingDiverged
-from autoscale.training.device import autocast_context, peak_memory, prepare_device, resolve_device, restore_rng
+from autoscale.training.device import (
+    autocast_context,
+    peak_memory,
+    prepare_device,
+    resolve_device,
+    restore_rng,
+    seed_epoch,
+)
 from autoscale.training.device_data import augments, epoch_batches, epoch_generator, epoch_order, preload
-from autoscale.training.files import atomic_torch_save
+from autoscale.training.files import load_checkpoint, save_checkpoint
 from autoscale.training.models import MultiTaskModel
 from autoscale.training.state import RunState
 from autoscale.training.step_log import StepLog
@@ -325,7 +332,7 @@ class StackedTrainer:
     def _save_checkpoint(self, states: list[RunState]) -> None:
         if self.checkpoint_path is None:
             return
-        atomic_torch_save(
+        save_checkpoint(
             self.checkpoint_path,
             {
                 "configs": [c.to_dict() for c in self.configs],
@@ -344,10 +351,7 @@ class StackedTrainer:
         path = self.checkpoint_path
         if path is None or not path.is_file():
             return None
-        try:
-            ckpt = torch.load(path, map_location=self.device, weights_only=False)
-        except Exception as err:  # torch raises many types for truncated or foreign files
-            raise CorruptCheckpoint(path, f"{type(err).__name__}: {err}") from err
+        ckpt = load_checkpoint(path, self.device)
         if not isinstance(ckpt, dict) or ckpt.get("configs") != [c.to_dict() for c in self.configs]:
             raise CorruptCheckpoint(path, "it belongs to a different stack of configs")
         try:
@@ -399,7 +403,7 @@ class StackedTrainer:
         train = self.data["train"]
         while states[0].epoch < first.epochs:
             epoch = states[0].epoch
-            torch.manual_seed(first.seed * 7919 + epoch)
+            seed_epoch(first.seed, epoch)
             started = time.perf_counter()
             # Every run's order of the epoch, copied to the device at once (not once a step).
             orders = torch.stack(

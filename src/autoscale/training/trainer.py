@@ -36,11 +36,12 @@ from autoscale.training.device import (
     prepare_device,
     resolve_device,
     restore_rng,
+    seed_epoch,
     seed_everything,
     to_device,
 )
 from autoscale.training.device_data import PreloadedSplit, augments, epoch_generator, preload
-from autoscale.training.files import atomic_torch_save
+from autoscale.training.files import load_checkpoint, save_checkpoint
 from autoscale.training.models import MultiTaskModel, build_model
 from autoscale.training.state import RunState
 from autoscale.training.step import TrainStep
@@ -188,7 +189,7 @@ class Trainer:
     def _save_checkpoint(self, state: RunState) -> None:
         if self.checkpoint_path is None:
             return
-        atomic_torch_save(
+        save_checkpoint(
             self.checkpoint_path,
             {
                 "config": self.config.to_dict(),
@@ -205,10 +206,7 @@ class Trainer:
     def _load_checkpoint(self) -> RunState | None:
         if self.checkpoint_path is None or not self.checkpoint_path.is_file():
             return None
-        try:
-            ckpt = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
-        except Exception as err:  # torch raises many types for truncated or foreign files
-            raise CorruptCheckpoint(self.checkpoint_path, f"{type(err).__name__}: {err}") from err
+        ckpt = load_checkpoint(self.checkpoint_path, self.device)
         if not isinstance(ckpt, dict) or ckpt.get("config") != self.config.to_dict():
             raise CorruptCheckpoint(self.checkpoint_path, "it belongs to a different config")
         try:
@@ -243,7 +241,7 @@ class Trainer:
         epochs_this_call = 0
         while state.epoch < self.config.epochs:
             epoch = state.epoch
-            torch.manual_seed(self.config.seed * 7919 + epoch)
+            seed_epoch(self.config.seed, epoch)
             started = time.perf_counter()
             first = len(state.step_loss)
             for batch in self._loader("train", epoch):

@@ -1,0 +1,49 @@
+"""nbval runs every notebook at ``smoke`` (``.ci/pytest.sh``); here each notebook's kernel gets a run
+store of its own, and after its last cell the store must hold nothing outside the chapter's plan
+(:func:`autoscale.experiments.plans.chapter_configs` and ``chapter_searches``): a chapter trains
+exactly what its plan declares, so ``records status`` and ``records train`` see everything the book
+trains. The check costs no second execution of the notebooks."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_ROOTS: dict[Path, Path] = {}
+
+
+def _notebook(item: pytest.Item) -> Path | None:
+    path = Path(str(item.fspath))
+    return path if path.suffix == ".ipynb" else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before the notebook's kernel starts (nbval starts it when its first cell is set up)."""
+    notebook = _notebook(item)
+    if notebook is None or notebook in _ROOTS:
+        return
+    base = Path(os.environ.get("AUTOSCALE_RESULTS_ROOT") or tempfile.mkdtemp(prefix="autoscale-results-"))
+    _ROOTS[notebook] = base / f"chapter-{notebook.stem}"
+    os.environ["AUTOSCALE_RESULTS_ROOT"] = str(_ROOTS[notebook])
+    os.environ.setdefault("AUTOSCALE_BASE_RESULTS_ROOT", str(base))
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    notebook = _notebook(item)
+    if notebook is None or (nextitem is not None and _notebook(nextitem) == notebook):
+        return
+    os.environ["AUTOSCALE_RESULTS_ROOT"] = os.environ["AUTOSCALE_BASE_RESULTS_ROOT"]
+    outside_plan(notebook.stem, _ROOTS[notebook])
+
+
+def outside_plan(chapter: str, root: Path) -> None:
+    from autoscale.experiments.plans import outside_chapter_plan
+    from autoscale.experiments.store import RunStore
+
+    extra = outside_chapter_plan(chapter, "smoke", RunStore(root))
+    if extra:
+        pytest.fail(f"notebook {chapter} trained {' and '.join(extra)} outside its chapter's plan", pytrace=False)
