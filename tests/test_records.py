@@ -265,7 +265,7 @@ def test_verify_rederives_exactly_and_catches_a_changed_number(results_root: Pat
     verdict = verify_record(store, path)
     assert verdict.ok and verdict.exact
     assert main(["records", "verify", "--profile", "cpu", "--cheapest", "1", "--seed", "0"]) == 0
-    assert "identical (exact comparison)" in capsys.readouterr().out
+    assert "identical to the stored record (exact comparison)" in capsys.readouterr().out
     # A record whose numbers the code no longer produces (written through the store, so the
     # manifest agrees): verification fails and names the number.
     record = store.read(path)

@@ -67,3 +67,57 @@ def test_restamp_refuses_when_a_sampled_number_differs(stale_store: RunStore) ->
     assert any(d.startswith("final.test.left.acc") for v in result.verdicts for d in v.differences)
     assert {p: p.read_bytes() for p in stale_store.record_paths("cpu")} == before
     assert records.read_restamps(stale_store.manifest_path("cpu")) == []
+
+
+def from_another_cpu(store: RunStore, path: Path) -> None:
+    """Make the record at ``path`` look trained on another kind of CPU (through the store)."""
+    record = store.read(path)
+    record["cpu_kind"] = "GenuineIntel AVX512"
+    store.save_encoded(path, record, records.encode(record))
+
+
+def test_a_record_of_another_cpu_kind_needs_a_baseline(stale_store: RunStore) -> None:
+    from autoscale.experiments.restamp import NeedsBaseline
+
+    path = stale_store.path(tiny("imtlg"))
+    from_another_cpu(stale_store, path)
+    assert not records.rederives_exactly_here(stale_store.read(path))
+    with pytest.raises(NeedsBaseline, match="another kind of CPU"):
+        restamp(stale_store, plan_restamp(stale_store, "cpu"), commit="abc123")
+
+
+def test_differential_restamp_compares_the_baselines_run_with_the_current_one(
+    stale_store: RunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The baseline's run is stood in for by the current code's own re-derivation (identical), then by
+    one with a changed number (refused), then by code of another fingerprint (refused)."""
+    import autoscale.experiments.restamp as restamp_module
+
+    path = stale_store.path(tiny("imtlg"))
+    from_another_cpu(stale_store, path)
+    old = stale_store.read(path)["fingerprint"]
+    same = restamp_module.rederive(stale_store.read(path))
+    changed = {**same, "final": {**same["final"], "val": {**same["final"]["val"], "left": {"acc": -1.0}}}}
+    for answer, ok in (((old, changed), False), (("0" * 16, same), False), ((old, same), True)):
+        monkeypatch.setattr(restamp_module, "rederive_at", lambda commit, record, answer=answer: answer)
+        result = restamp(stale_store, plan_restamp(stale_store, "cpu"), commit="abc123", baseline="base")
+        assert result.ok is ok
+        assert bool(result.restamped) is ok
+    [log] = records.read_restamps(stale_store.manifest_path("cpu"))
+    assert log["baseline"] == "base" and log["cpu_kind"] == records.cpu_kind()
+
+
+def test_the_baseline_code_runs_in_a_worktree_of_its_commit(results_root: Path) -> None:
+    """HEAD's code, checked out apart and run in a subprocess, re-derives a run and names its
+    fingerprint (a clean checkout, as in CI, gives the stored record exactly)."""
+    import subprocess
+
+    from autoscale.experiments.restamp import rederive_at
+
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent)
+    if head.returncode != 0:
+        pytest.skip("not a git checkout")
+    stored = run(tiny("uw"), progress=False)
+    code, fresh = rederive_at(head.stdout.strip(), stored)
+    assert len(code) == 16 and fresh["config"] == stored["config"]
+    assert fresh["final"].keys() == stored["final"].keys()

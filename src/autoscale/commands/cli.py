@@ -264,6 +264,11 @@ def add_records_parser(commands: argparse._SubParsersAction) -> None:
     actions.choices["restamp"].add_argument(
         "--dry-run", action="store_true", help="list the strata and the sample, re-derive nothing"
     )
+    actions.choices["restamp"].add_argument(
+        "--baseline",
+        help="the commit whose code trained the stale records: sampled records of another CPU kind are "
+        "retrained here by it and by the current code, which must agree exactly",
+    )
     actions.choices["import"].add_argument("folder", help="the GPU session's output folder (records-*.tar.gz)")
 
 

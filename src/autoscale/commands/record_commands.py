@@ -16,7 +16,7 @@ import tarfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from autoscale.commands.arguments import check_device, download_command, engine_from
+from autoscale.commands.arguments import UsageError, check_device, download_command, engine_from
 from autoscale.experiments.plans import CANDIDATE_BENCHMARKS, book_benchmarks, book_configs, chapter_searches
 from autoscale.experiments.profiles import PROFILE_SETTINGS
 from autoscale.experiments.ray_engine import RayEngine
@@ -133,11 +133,11 @@ def verify(store: RunStore, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def restamp(store: RunStore, profile: str, dry_run: bool) -> int:
+def restamp(store: RunStore, profile: str, dry_run: bool, baseline: str | None = None) -> int:
     """:func:`autoscale.experiments.restamp.restamp`, reported stratum by stratum."""
     import time
 
-    from autoscale.experiments.restamp import plan_restamp
+    from autoscale.experiments.restamp import NeedsBaseline, plan_restamp
     from autoscale.experiments.restamp import restamp as restamp_records
     from autoscale.experiments.verify import describe, tolerance_note
 
@@ -159,9 +159,15 @@ def restamp(store: RunStore, profile: str, dry_run: bool) -> int:
         print("\n".join(f"  {p.parent.name}/{p.name}" for p in sample))
         return 0
     started = time.perf_counter()
-    result = restamp_records(
-        store, plan, on_verdict=lambda v: print(("ok    " if v.ok else "FAILED ") + describe(v), flush=True)
-    )
+    try:
+        result = restamp_records(
+            store,
+            plan,
+            baseline=baseline,
+            on_verdict=lambda v: print(("ok    " if v.ok else "FAILED ") + describe(v), flush=True),
+        )
+    except NeedsBaseline as err:
+        raise UsageError(str(err)) from None
     print(tolerance_note(result.verdicts))
     if not result.ok:
         print(
@@ -258,7 +264,7 @@ def records_command(args: argparse.Namespace) -> int:
     if args.action == "verify":
         return verify(store, args)
     if args.action == "restamp":
-        return restamp(store, args.profile, args.dry_run)
+        return restamp(store, args.profile, args.dry_run, args.baseline)
     if args.action == "rebuild-manifest":
         entries = store.rebuild_manifest(args.profile)
         print(f"{store.manifest_path(args.profile)}: {len(entries)} record(s)")

@@ -12,7 +12,8 @@ step times keep 7 significant digits, metric values (computed in float64) too. :
 turns packed arrays back into nested lists, so a loaded record has the shape the trainer returns.
 
 Provenance: :func:`stamp` adds ``fingerprint`` (:func:`autoscale.experiments.fingerprint.run_fingerprint`:
-the code that the run executes), ``python_version``, ``threads`` and ``wall_seconds``. A record whose
+the code that the run executes), ``python_version``, ``threads``, ``cpu_kind`` (:func:`cpu_kind`) and
+``wall_seconds``. A record whose
 fingerprint differs from its run's current code is *stale*: still shown, and counted as such, until it
 is retrained or restamped (:mod:`autoscale.experiments.restamp`).
 
@@ -35,6 +36,7 @@ import platform
 import zlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +101,31 @@ def decode(data: bytes | str) -> dict:
 # -- provenance -------------------------------------------------------------------------------
 
 
+@cache
+def cpu_kind() -> str:
+    """The CPU's vendor and the vector instructions torch's kernels use here (``AuthenticAMD AVX2``).
+
+    CPU training is deterministic given the seed and the thread count only on the same kind of CPU:
+    the kernels (oneDNN, MKL) take other code paths with other instruction sets and vendors, which
+    round differently. Seen here: the cpu records trained on one machine re-derive with
+    differences in the fourth significant digit of the first epoch's losses on an AMD EPYC (AVX2).
+    So a record carries its CPU kind, and exact re-derivation is asked of records of this kind only.
+    """
+    vendor = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("vendor_id"):
+                vendor = line.split(":", 1)[1].strip()
+                break
+    return f"{vendor} {torch.backends.cpu.get_cpu_capability()}"
+
+
 def stamp(record: dict, wall_seconds: float | None = None) -> dict:
     """``record`` with the provenance fields of the module docstring added (a new dict)."""
     out = dict(record)
     out["fingerprint"] = run_fingerprint(record["config"])
+    if device_kind(record) == "cpu":
+        out["cpu_kind"] = cpu_kind()
     out["python_version"] = platform.python_version()
     out["threads"] = torch.get_num_threads()
     if wall_seconds is not None:
@@ -113,6 +136,13 @@ def stamp(record: dict, wall_seconds: float | None = None) -> dict:
 def device_kind(record: dict) -> str:
     """``cpu`` or ``cuda``: the kind of device a record was trained on."""
     return str(record.get("device", "unknown")).split(":")[0]
+
+
+def rederives_exactly_here(record: dict) -> bool:
+    """Whether retraining ``record`` on this machine's CPU must give every number exactly: a CPU
+    record of this machine's :func:`cpu_kind` (records from before CPU kinds were recorded count
+    as another kind)."""
+    return device_kind(record) == "cpu" and record.get("cpu_kind") == cpu_kind()
 
 
 def is_stale(record: dict) -> bool:
@@ -132,6 +162,7 @@ def manifest_entry(record: dict, data: bytes, relative: str) -> dict[str, Any]:
         "fingerprint": record.get("fingerprint"),
         "device": device_kind(record),
         "device_name": record.get("device"),
+        "cpu_kind": record.get("cpu_kind"),
         "threads": record.get("threads"),
         "torch": record.get("torch_version"),
         "python": record.get("python_version"),

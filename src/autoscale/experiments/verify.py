@@ -6,9 +6,10 @@ training losses and validation metrics, final test metrics, per-step losses and 
 metric trajectories and the method's record (AutoScale's window weights). Only provenance and
 wall-clock timings are left out (:data:`NOT_COMPARED`).
 
-- A CPU record re-derived on a CPU must match *exactly*: CPU training is deterministic given the
-  seed and the thread count.
-- A record from another kind of device (or from a GPU, whose kernels are not bitwise
+- A CPU record re-derived on a CPU of its own kind (:func:`autoscale.experiments.records.cpu_kind`:
+  vendor and instruction set) must match *exactly*: CPU training is deterministic given the seed,
+  the thread count and the kind of CPU.
+- A record from another kind of device or CPU (or from a GPU, whose kernels are not bitwise
   deterministic) is compared with :data:`CROSS_DEVICE_TOLERANCE`: the first step's losses (same
   initialisation and batch, so only rounding differs) and the final validation and test metrics,
   whose difference grows with training.
@@ -45,6 +46,7 @@ NOT_COMPARED = frozenset(
         "fingerprint",
         "restamped",
         "threads",
+        "cpu_kind",
         "steps.time_s",
     }
 )
@@ -107,6 +109,9 @@ class Verdict:
     seconds: float
     exact: bool
     differences: list[str]
+    # What the fresh record was compared with: the stored record, or (a differential restamp) the
+    # same run retrained here by the code that trained the stored record.
+    against: str = "the stored record"
 
     @property
     def ok(self) -> bool:
@@ -132,7 +137,7 @@ def verify_record(store: RunStore, path: Path, device: str = "cpu") -> Verdict:
     started = time.perf_counter()
     fresh = rederive(stored, device)
     seconds = time.perf_counter() - started
-    exact = records.device_kind(stored) == "cpu" and device == "cpu"
+    exact = records.rederives_exactly_here(stored) and device == "cpu"
     found = list(differences(stored, fresh)) if exact else cross_device_differences(stored, fresh)
     return Verdict(path, stored, seconds, exact, found)
 
@@ -166,9 +171,15 @@ def select(
 
 def describe(verdict: Verdict) -> str:
     what = describe_run(RunConfig.from_dict(verdict.record["config"]))
-    trained = f"trained on {verdict.record.get('device')} at {verdict.record.get('git_commit')}"
+    record = verdict.record
+    kind = f" ({record.get('cpu_kind') or 'CPU kind not recorded'})" if records.device_kind(record) == "cpu" else ""
+    trained = f"trained on {record.get('device')}{kind} at {record.get('git_commit')}"
     if verdict.ok:
-        how = "identical (exact comparison)" if verdict.exact else "within the cross-device tolerance"
+        how = (
+            f"identical to {verdict.against} (exact comparison)"
+            if verdict.exact
+            else "within the cross-device tolerance"
+        )
     else:
         how = f"{len(verdict.differences)} difference(s): " + "; ".join(verdict.differences[:5])
     return f"{verdict.path.name} ({what}; {trained}): re-derived in {verdict.seconds:.0f} s: {how}"
@@ -177,9 +188,9 @@ def describe(verdict: Verdict) -> str:
 def tolerance_note(verdicts: Sequence[Verdict]) -> str:
     parts = []
     if any(v.exact for v in verdicts):
-        parts.append("CPU records re-derived on this CPU: every stored number compared exactly")
+        parts.append(f"CPU records of this CPU's kind ({records.cpu_kind()}): every stored number compared exactly")
     if any(not v.exact for v in verdicts):
         tol = ", ".join(f"{k} at rtol {v:g}" for k, v in CROSS_DEVICE_TOLERANCE.items())
-        parts.append(f"records from another device kind: {tol}")
+        parts.append(f"records from another kind of device or CPU: {tol}")
     parts.append(f"not compared: {', '.join(sorted(NOT_COMPARED))}")
     return "; ".join(parts)
