@@ -32,12 +32,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     os.environ.setdefault("AUTOSCALE_BASE_RESULTS_ROOT", str(base))
 
 
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """After the notebook's last cell has been torn down (its kernel stopped), check its store."""
+    result = yield
     notebook = _notebook(item)
-    if notebook is None or (nextitem is not None and _notebook(nextitem) == notebook):
-        return
-    os.environ["AUTOSCALE_RESULTS_ROOT"] = os.environ["AUTOSCALE_BASE_RESULTS_ROOT"]
-    outside_plan(notebook.stem, _ROOTS[notebook])
+    if notebook is not None and (nextitem is None or _notebook(nextitem) != notebook):
+        os.environ["AUTOSCALE_RESULTS_ROOT"] = os.environ["AUTOSCALE_BASE_RESULTS_ROOT"]
+        outside_plan(notebook.stem, _ROOTS[notebook])
+    return result
 
 
 def outside_plan(chapter: str, root: Path) -> None:

@@ -495,8 +495,9 @@ def chapter_configs(profile: str, device: str = "cpu", store: RunStore | None = 
     """Every chapter's runs at ``profile`` (each config once per chapter; chapters share runs). The
     random search's chosen weights join once ``store`` holds its trials (:func:`random_search_groups`)."""
     benchmarks = book_benchmarks(require_data=False)
-    main = [c for configs in main_groups(benchmarks, profile, device).values() for c in configs]
-    main += [c for b in benchmarks for cs in random_search_groups(b, profile, device, store).values() for c in cs]
+    # run_main_results trains the random search beside the rows it is asked for, AutoScale's alone too.
+    random = [c for b in benchmarks for cs in random_search_groups(b, profile, device, store).values() for c in cs]
+    main = [*(c for configs in main_groups(benchmarks, profile, device).values() for c in configs), *random]
     autoscale_only = main_groups(benchmarks, profile, device, methods=["autoscale"]).values()
     ablations = [c for configs in ablation_groups(benchmarks, profile, device).values() for c in configs]
     plans = {b: ls_sweep_plan(b, profile, device=device) for b in benchmarks}
@@ -507,7 +508,7 @@ def chapter_configs(profile: str, device: str = "cpu", store: RunStore | None = 
         "mto_metrics": [metric_run_config(profile, device)],
         "ls_sweep": [c for p in plans.values() for c in (*p.ls_configs, *p.stl_configs)],
         "main_results": main,
-        "autoscale_walkthrough": [c for configs in autoscale_only for c in configs],
+        "autoscale_walkthrough": [*(c for configs in autoscale_only for c in configs), *random],
         "ablations": ablations,
         "window_count": window_study,
         "weight_search": main,
