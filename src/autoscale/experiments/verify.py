@@ -187,8 +187,14 @@ def describe(verdict: Verdict) -> str:
 
 def tolerance_note(verdicts: Sequence[Verdict]) -> str:
     parts = []
-    if any(v.exact for v in verdicts):
+    stored = [v for v in verdicts if v.exact and v.against == Verdict.against]
+    if stored:
         parts.append(f"CPU records of this CPU's kind ({records.cpu_kind()}): every stored number compared exactly")
+    if any(v.exact and v.against != Verdict.against for v in verdicts):
+        parts.append(
+            f"records of another CPU kind: retrained here ({records.cpu_kind()}) by the code that trained them "
+            "and by this code, every number compared exactly"
+        )
     if any(not v.exact for v in verdicts):
         tol = ", ".join(f"{k} at rtol {v:g}" for k, v in CROSS_DEVICE_TOLERANCE.items())
         parts.append(f"records from another kind of device or CPU: {tol}")
