@@ -320,3 +320,26 @@ def test_files_beside_the_records_are_not_records(results_root: Path):
     assert store.record_paths("full") == []
     assert store.rebuild_manifest("full") == {}
     assert bench.is_file()  # not taken for a damaged record and moved aside
+
+
+def test_pbt_searches_are_listed_in_the_manifest_and_checked(results_root: Path) -> None:
+    from autoscale.experiments.plans import PBTConfig
+    from autoscale.experiments.record_status import search_state
+
+    store = RunStore()
+    search = PBTConfig("multimnist", "cpu", seed=4)
+    path = results_root / "cpu" / "multimnist" / "pbt" / f"{search.key()}.json"
+    assert search_state(store, search) == "missing"
+    result = {"config": {"benchmark": "multimnist", "seed": 4, "population": 8}, "best": {}, "reports": []}
+    data = json.dumps(result).encode()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(data)
+    store.add_search(path, result, data)
+    run(tiny(), progress=False)  # a record saved afterwards keeps the search's line
+    listed = records.read_searches(store.manifest_path("cpu"))
+    assert listed[f"multimnist/pbt/{path.name}"]["sha256"] == records.hashlib.sha256(data).hexdigest()
+    assert search_state(store, search) == "present"
+    path.write_bytes(data.replace(b"[]", b"[ ]"))  # edited since the search wrote it
+    assert search_state(store, search) == "corrupt"
+    store.rebuild_manifest("cpu")  # rebuilt from the files as they are
+    assert search_state(store, search) == "present" and len(store.manifest("cpu")) == 1

@@ -277,7 +277,9 @@ def run_pbt(
     result.update({"wall_seconds": round(time.perf_counter() - started, 1), "git_commit": git_commit()})
     path = result_path(store, config)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, json.dumps(result, indent=1, sort_keys=True).encode())
+    data = json.dumps(result, indent=1, sort_keys=True).encode()
+    atomic_write_bytes(path, data)
+    store.add_search(path, result, data)
     return result
 
 

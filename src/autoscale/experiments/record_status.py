@@ -5,6 +5,7 @@ the book is built at by default."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -65,12 +66,17 @@ def run_state(store: RunStore, config: RunConfig, manifest: dict[str, dict]) -> 
 
 
 def search_state(store: RunStore, search: PBTConfig) -> str:
-    """``present``, ``missing`` or ``corrupt``: a PBT search's result file, read-only."""
+    """``present``, ``missing`` or ``corrupt`` (unreadable, or not the file the manifest lists): a
+    PBT search's result file, read-only."""
     path = store.root / search.profile / search.benchmark / "pbt" / f"{search.key()}.json"
     if not path.is_file():
         return "missing"
+    data = path.read_bytes()
+    listed = store.search_sha256(path)
+    if listed is not None and hashlib.sha256(data).hexdigest() != listed:
+        return "corrupt"  # edited or replaced since the search wrote it
     try:
-        result = json.loads(path.read_text())
+        result = json.loads(data)
     except (ValueError, UnicodeDecodeError):
         return "corrupt"
     return "present" if isinstance(result, dict) and "best" in result and "reports" in result else "corrupt"

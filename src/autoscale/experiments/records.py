@@ -19,8 +19,9 @@ is retrained or restamped (:mod:`autoscale.experiments.restamp`).
 
 Each profile has a manifest ``<root>/<profile>/manifest.json``: record path → sha256 of the
 record file, commit, fingerprint, device, device name, torch and Python versions, wall time,
-date (one line per record, so that git diffs and merges stay readable), and the restamps made
-(commit, the re-derived sample and its size). :func:`check_record`
+date (one line per record, so that git diffs and merges stay readable); the PBT searches' result
+files with their sha256 (:func:`search_entry`); and the restamps made (commit, the re-derived
+sample and its size). :func:`check_record`
 names what is wrong with a file (unparseable, truncated, a merge-conflict marker, a sha256 that
 does not match the manifest); the run store adds that the file holds the run its name says.
 """
@@ -209,25 +210,56 @@ def check_record(path: Path, data: bytes, expected_sha256: str | None) -> dict:
 # -- manifest ---------------------------------------------------------------------------------
 
 
-def write_manifest(path: Path, entries: dict[str, dict], restamps: list[dict] | None = None) -> None:
-    """One line per record, sorted, so that concurrent additions merge line by line; the restamps
-    already in the manifest are kept, ``restamps`` replaces them."""
+def write_manifest(
+    path: Path, entries: dict[str, dict], restamps: list[dict] | None = None, searches: dict[str, dict] | None = None
+) -> None:
+    """One line per record, sorted, so that concurrent additions merge line by line; then one line
+    per PBT search (:func:`search_entry`) and per restamp. The searches and restamps already in the
+    manifest are kept unless ``searches`` or ``restamps`` replace them."""
     restamps = read_restamps(path) if restamps is None else restamps
-    lines = [json.dumps(key) + ": " + json.dumps(entries[key], sort_keys=True) for key in sorted(entries)]
-    header = f'{{"format": {MANIFEST_FORMAT}, "records": {{\n'
-    tail = "\n}"
+    searches = read_searches(path) if searches is None else searches
+
+    def block(items: dict[str, dict]) -> str:
+        return ",\n".join(json.dumps(key) + ": " + json.dumps(items[key], sort_keys=True) for key in sorted(items))
+
+    text = f'{{"format": {MANIFEST_FORMAT}, "records": {{\n' + block(entries) + "\n}"
+    if searches:
+        text += ', "searches": {\n' + block(searches) + "\n}"
     if restamps:
-        tail += ', "restamps": [\n' + ",\n".join(json.dumps(r, sort_keys=True) for r in restamps) + "\n]"
-    atomic_write_bytes(path, (header + ",\n".join(lines) + tail + "}\n").encode())
+        text += ', "restamps": [\n' + ",\n".join(json.dumps(r, sort_keys=True) for r in restamps) + "\n]"
+    atomic_write_bytes(path, (text + "}\n").encode())
+
+
+def _section(path: Path, name: str, empty: Any) -> Any:
+    try:
+        return type(empty)(json.loads(path.read_bytes()).get(name, empty))
+    except (OSError, ValueError, AttributeError, TypeError):
+        return empty
 
 
 def read_restamps(path: Path) -> list[dict]:
     """The restamps a manifest lists (:mod:`autoscale.experiments.restamp`); [] if none or unreadable
     (a damaged manifest is named by :func:`read_manifest`)."""
-    try:
-        return list(json.loads(path.read_bytes()).get("restamps", []))
-    except (OSError, ValueError, AttributeError):
-        return []
+    return _section(path, "restamps", [])
+
+
+def read_searches(path: Path) -> dict[str, dict]:
+    """The PBT searches a manifest lists, by result path (``<benchmark>/pbt/<key>.json``); {} if none."""
+    return _section(path, "searches", {})
+
+
+def search_entry(result: dict, data: bytes, relative: str) -> dict[str, Any]:
+    """A PBT search's manifest line: the result file's sha256 and what the search was."""
+    config = result.get("config", {})
+    return {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "benchmark": config.get("benchmark"),
+        "seed": config.get("seed"),
+        "population": config.get("population"),
+        "commit": result.get("git_commit"),
+        "wall_s": result.get("wall_seconds"),
+        "path": relative,
+    }
 
 
 def read_manifest(path: Path) -> dict[str, dict]:

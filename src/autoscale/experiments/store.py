@@ -156,9 +156,39 @@ class RunStore:
             record_files.write_manifest(self.manifest_path(profile), entries)
         return path
 
+    def search_paths(self, profile: str) -> list[Path]:
+        """Every PBT search result of ``profile``: ``<benchmark>/pbt/<key>.json``."""
+        return sorted((self.root / profile).glob("*/pbt/*.json"))
+
+    def _search_key(self, path: Path) -> str:
+        return f"{path.parent.parent.name}/pbt/{path.name}"
+
+    def add_search(self, path: Path, result: dict, data: bytes) -> None:
+        """List a PBT search's result file (written as ``data``) in its profile's manifest."""
+        profile = path.parent.parent.parent.name
+        manifest = self.manifest_path(profile)
+        with record_files.locked(manifest):
+            searches = record_files.read_searches(manifest)
+            searches[self._search_key(path)] = record_files.search_entry(result, data, self._search_key(path))
+            record_files.write_manifest(manifest, self._entries(profile), searches=searches)
+
+    def search_sha256(self, path: Path) -> str | None:
+        """The sha256 the manifest lists for a PBT search's result file, or None if unlisted."""
+        profile = path.parent.parent.parent.name
+        entry = record_files.read_searches(self.manifest_path(profile)).get(self._search_key(path))
+        return entry and entry["sha256"]
+
     def rebuild_manifest(self, profile: str) -> dict[str, dict]:
-        """A manifest from the profile's record files as they are (damaged ones moved aside).
-        The caller holds the manifest lock or is alone."""
+        """A manifest from the profile's record files and PBT search results as they are (damaged
+        records moved aside). The caller holds the manifest lock or is alone."""
+        searches = {}
+        for path in self.search_paths(profile):
+            data = path.read_bytes()
+            try:
+                result = json.loads(data)
+            except ValueError:
+                continue  # named when the search is loaded (autoscale.experiments.pbt.load_pbt)
+            searches[self._search_key(path)] = record_files.search_entry(result, data, self._search_key(path))
         entries = {}
         for path in self.record_paths(profile):
             data = path.read_bytes()
@@ -168,7 +198,7 @@ class RunStore:
                 warn_record(f"{err}. It was moved to {self._move_aside(path)}.")
                 continue
             entries[self._key(path)] = record_files.manifest_entry(record, data, self._key(path))
-        record_files.write_manifest(self.manifest_path(profile), entries)
+        record_files.write_manifest(self.manifest_path(profile), entries, searches=searches)
         return entries
 
     def timing_entries(self, profile: str) -> list[dict]:
