@@ -343,3 +343,19 @@ def test_pbt_searches_are_listed_in_the_manifest_and_checked(results_root: Path)
     assert search_state(store, search) == "corrupt"
     store.rebuild_manifest("cpu")  # rebuilt from the files as they are
     assert search_state(store, search) == "present" and len(store.manifest("cpu")) == 1
+
+
+def test_verify_can_keep_to_records_of_this_cpu_kind(results_root: Path, capsys) -> None:
+    run(tiny(), progress=False)
+    store = RunStore()
+    path = store.path(tiny())
+    assert select(store, "cpu", cheapest=1, cpu_kind=records.cpu_kind()) == [path]
+    assert select(store, "cpu", cheapest=1, cpu_kind="GenuineIntel AVX512") == []
+    record = store.read(path)
+    record["cpu_kind"] = "GenuineIntel AVX512"  # as if trained on another kind of CPU
+    store.save_encoded(path, record, records.encode(record))
+    assert main(["records", "verify", "--profile", "cpu", "--cheapest", "1", "--same-cpu-kind"]) == 0
+    assert "nothing to re-derive exactly here" in capsys.readouterr().out
+    # Without the filter it is re-derived and compared within the cross-device tolerance, not exactly.
+    verdict = verify_record(store, path)
+    assert not verdict.exact and verdict.ok

@@ -261,6 +261,11 @@ def add_records_parser(commands: argparse._SubParsersAction) -> None:
     verify.add_argument("--method", help="only records of this method")
     verify.add_argument("--max-seconds", type=float, help="only records that trained within this wall time")
     verify.add_argument("--device", default="cpu", help="device to re-derive on (default: cpu)")
+    verify.add_argument(
+        "--same-cpu-kind",
+        action="store_true",
+        help="only records trained on this machine's kind of CPU, which re-derive exactly here; none is not an error",
+    )
     actions.choices["restamp"].add_argument(
         "--dry-run", action="store_true", help="list the strata and the sample, re-derive nothing"
     )

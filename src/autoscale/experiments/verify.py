@@ -152,9 +152,11 @@ def select(
     method: str | None = None,
     max_seconds: float | None = None,
     seed: int = 0,
+    cpu_kind: str | None = None,
 ) -> list[Path]:
     """Record paths to verify: the ``cheapest`` by wall time, then ``sample`` more at random
-    (seeded), among the records of ``profile`` that match the filters."""
+    (seeded), among the records of ``profile`` that match the filters (``cpu_kind``: records trained
+    on that kind of CPU, :func:`autoscale.experiments.records.cpu_kind`)."""
     entries = store.manifest(profile)
     candidates = [
         (entry.get("wall_s") or math.inf, store.root / profile / key)
@@ -162,6 +164,7 @@ def select(
         if (benchmark is None or entry["benchmark"] == benchmark)
         and (method is None or entry["method"] == method)
         and (max_seconds is None or (entry.get("wall_s") or math.inf) <= max_seconds)
+        and (cpu_kind is None or entry.get("cpu_kind") == cpu_kind)
     ]
     chosen = [path for _, path in sorted(candidates, key=lambda c: (c[0], c[1].name))[:cheapest]]
     rest = [path for _, path in candidates if path not in chosen]
