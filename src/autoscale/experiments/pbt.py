@@ -177,6 +177,14 @@ def result_path(store: RunStore, config: PBTConfig) -> Path:
     return store.root / config.profile / config.benchmark / "pbt" / f"{config.key()}.json"
 
 
+def parse_result(data: bytes) -> dict:
+    """The PBT result stored as ``data``; ValueError if it is not valid JSON or not a PBT result."""
+    result = json.loads(data)  # a JSONDecodeError or UnicodeDecodeError is a ValueError
+    if not isinstance(result, dict) or "best" not in result or "reports" not in result:
+        raise ValueError("it is not a PBT result (no 'best' or 'reports')")
+    return result
+
+
 def load_pbt(config: PBTConfig, store: RunStore | None = None) -> dict | None:
     """The stored result of ``config``, or None if absent or damaged (then moved to the profile's
     ``corrupt/`` folder with a warning that names it, and searched again)."""
@@ -185,10 +193,8 @@ def load_pbt(config: PBTConfig, store: RunStore | None = None) -> dict | None:
     if not path.is_file():
         return None
     try:
-        result = json.loads(path.read_text())
-        if not isinstance(result, dict) or "best" not in result or "reports" not in result:
-            raise ValueError("it is not a PBT result (no 'best' or 'reports')")
-    except (ValueError, UnicodeDecodeError) as err:
+        result = parse_result(path.read_bytes())
+    except ValueError as err:
         target = store.root / config.profile / "corrupt" / f"pbt-{path.stem}.{now()}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)

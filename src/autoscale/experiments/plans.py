@@ -529,7 +529,7 @@ def outside_chapter_plan(chapter: str, profile: str, store: RunStore) -> list[st
     ("2 run(s)"); empty when everything in it is planned. A store filled by the chapter's notebook
     alone must give nothing: a chapter trains exactly its plan."""
     trained = {p.stem for p in store.record_paths(profile)}
-    searched = {p.stem for p in (store.root / profile).glob("*/pbt/*.json")}
+    searched = {p.stem for p in store.search_paths(profile)}
     # The random search's chosen weights join the plan once its trials are in the store.
     planned = {config_hash(c) for c in chapter_configs(profile, store=store).get(chapter, [])}
     planned_searches = {c.key() for c in chapter_searches(profile).get(chapter, [])}

@@ -6,12 +6,12 @@ the book is built at by default."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autoscale.experiments import records
+from autoscale.experiments.pbt import parse_result, result_path
 from autoscale.experiments.plans import PBTConfig, chapter_configs, chapter_searches
 from autoscale.experiments.store import RunStore, config_hash
 from autoscale.training.config import RunConfig
@@ -68,7 +68,7 @@ def run_state(store: RunStore, config: RunConfig, manifest: dict[str, dict]) -> 
 def search_state(store: RunStore, search: PBTConfig) -> str:
     """``present``, ``missing`` or ``corrupt`` (unreadable, or not the file the manifest lists): a
     PBT search's result file, read-only."""
-    path = store.root / search.profile / search.benchmark / "pbt" / f"{search.key()}.json"
+    path = result_path(store, search)
     if not path.is_file():
         return "missing"
     data = path.read_bytes()
@@ -76,10 +76,10 @@ def search_state(store: RunStore, search: PBTConfig) -> str:
     if listed is not None and hashlib.sha256(data).hexdigest() != listed:
         return "corrupt"  # edited or replaced since the search wrote it
     try:
-        result = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        parse_result(data)
+    except ValueError:
         return "corrupt"
-    return "present" if isinstance(result, dict) and "best" in result and "reports" in result else "corrupt"
+    return "present"
 
 
 def store_status(profile: str, store: RunStore | None = None) -> StoreStatus:
