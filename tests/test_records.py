@@ -359,3 +359,42 @@ def test_verify_can_keep_to_records_of_this_cpu_kind(results_root: Path, capsys)
     # Without the filter it is re-derived and compared within the cross-device tolerance, not exactly.
     verdict = verify_record(store, path)
     assert not verdict.exact and verdict.ok
+
+
+def test_records_train_finishes_each_chapter_before_the_next(monkeypatch: pytest.MonkeyPatch, capsys):
+    import autoscale.commands.record_commands as record_commands
+    import autoscale.experiments.runs as runs_module
+    from autoscale.experiments.store import config_hash
+
+    first, shared, last = (tiny(seed=s) for s in range(3))
+    trained: list[str] = []
+
+    class Store:
+        root = Path("/nowhere")
+
+        def load(self, config):
+            return {} if config_hash(config) in trained else None
+
+        def manifest(self, profile):
+            return {}
+
+        def timing_entries(self, profile):
+            return [{"benchmark": "multimnist", "method": "imtlg", "wall_s": 60.0}]
+
+    def fake_sweep(configs, store, desc, workers, engine):
+        trained.extend(config_hash(c) for c in configs)
+        print(f"trained {desc}: {len(configs)}")
+
+    plan = {"one": [first, shared], "two": [shared, last]}
+    monkeypatch.setattr(record_commands, "CHAPTERS", tuple(plan))
+    monkeypatch.setattr(record_commands, "chapter_configs", lambda profile, device, store: plan)
+    monkeypatch.setattr(record_commands, "book_configs", lambda profile, device, store: [first, shared, last])
+    monkeypatch.setattr(record_commands, "chapter_searches", lambda profile, device: {})
+    monkeypatch.setattr(runs_module, "sweep", fake_sweep)
+    assert record_commands.train(Store(), "cpu", "cpu", 2) == 0
+    out = capsys.readouterr().out
+    assert trained == [config_hash(c) for c in (first, shared, last)]
+    # What is left, per chapter (a shared run counts in its first chapter), and the time at 60 s a run on 2 workers.
+    assert "left of the book at cpu: 3 of 3 runs (one 2, two 1); about 2 min with 2 worker(s)" in out
+    assert out.index("trained one [cpu]: 2") < out.index("left of the book at cpu: 1 of 3 runs (two 1)")
+    assert "trained two [cpu]: 1" in out

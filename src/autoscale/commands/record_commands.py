@@ -13,17 +13,26 @@ import os
 import random
 import sys
 import tarfile
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
 from autoscale.commands.arguments import UsageError, check_device, download_command, engine_from
 from autoscale.experiments import records
-from autoscale.experiments.plans import CANDIDATE_BENCHMARKS, book_benchmarks, book_configs, chapter_searches
+from autoscale.experiments.plans import (
+    CANDIDATE_BENCHMARKS,
+    CHAPTERS,
+    book_benchmarks,
+    book_configs,
+    chapter_configs,
+    chapter_searches,
+)
 from autoscale.experiments.profiles import PROFILE_SETTINGS
 from autoscale.experiments.ray_engine import RayEngine
 from autoscale.experiments.record_status import default_profile, search_state, store_status
 from autoscale.experiments.records import RecordProblem, now
-from autoscale.experiments.store import RunStore
+from autoscale.experiments.store import RunStore, config_hash
+from autoscale.training.config import RunConfig
 from autoscale.training.datasets import DATASETS
 from autoscale.training.files import atomic_write_bytes
 
@@ -75,17 +84,24 @@ def status(store: RunStore, profile: str, strict: bool) -> int:
 
 
 def train(store: RunStore, profile: str, device: str, workers: int | None, engine: RayEngine | None = None) -> int:
-    """Train the book's missing runs, then its missing PBT searches, at ``profile`` (real datasets
-    only where their data is here).
-    Runs whose configs depend on earlier results (the random search's chosen weights) join the plan
-    once those results are in, so the plan is trained until it stops growing."""
-    configs = book_configs(profile, device, store)
-    while any(store.load(c) is None for c in configs):
-        from autoscale.experiments.runs import sweep
+    """Train the book's missing runs chapter by chapter in the book's order, then its missing PBT
+    searches, at ``profile`` (real datasets only where their data is here).
 
-        check_device(device)
-        sweep(configs, store, desc=f"book runs [{profile}]", workers=workers, engine=engine)
-        configs = book_configs(profile, device, store)
+    Each chapter's runs are complete before the next chapter starts, so that an interrupted training
+    leaves whole chapters to commit; a killed run resumes from its last epoch's checkpoint. Before
+    each chapter it prints what is left of the book and the estimated time (from the wall times of
+    the runs already in the store). Runs whose configs depend on earlier results (the random search's
+    chosen weights) join the plan once those results are in, so each chapter is trained until its
+    plan stops growing."""
+    from autoscale.experiments.runs import default_workers, estimate_seconds, sweep
+
+    workers = default_workers() if workers is None else workers
+    for chapter in CHAPTERS:
+        while missing := [c for c in chapter_configs(profile, device, store)[chapter] if store.load(c) is None]:
+            check_device(device)
+            print(left_line(store, profile, device, workers, estimate_seconds), flush=True)
+            sweep(missing, store, desc=f"{chapter} [{profile}]", workers=workers, engine=engine)
+    configs = book_configs(profile, device, store)
     print(f"all {len(configs)} runs of the book at {profile} are in {store.root / profile}")
     searches = [c for chapter in chapter_searches(profile, device).values() for c in chapter]
     missing = [c for c in searches if search_state(store, c) != "present"]
@@ -101,6 +117,25 @@ def train(store: RunStore, profile: str, device: str, workers: int | None, engin
     if line:
         print(line)
     return 0
+
+
+def left_line(store: RunStore, profile: str, device: str, workers: int, estimate: Callable) -> str:
+    """What is left of the book at ``profile``: missing runs per chapter (a run shared by chapters
+    counts in the first) and the estimated time with ``workers``."""
+    seen: set[str] = set()
+    left: dict[str, list[RunConfig]] = {}
+    for chapter, configs in chapter_configs(profile, device, store).items():
+        fresh = [c for c in configs if config_hash(c) not in seen]
+        seen.update(config_hash(c) for c in fresh)
+        if missing := [c for c in fresh if store.load(c) is None]:
+            left[chapter] = missing
+    total = sum(len(m) for m in left.values())
+    seconds = estimate([c for m in left.values() for c in m], store)
+    wall = (seconds or 0.0) / max(1, workers)
+    span = f"{wall / 3600:.1f} h" if wall >= 3600 else f"{wall / 60:.0f} min"
+    when = f"about {span} with {workers} worker(s)" if seconds else "no estimate yet"
+    chapters = ", ".join(f"{chapter} {len(m)}" for chapter, m in left.items())
+    return f"left of the book at {profile}: {total} of {len(seen)} runs ({chapters}); {when}"
 
 
 def verify(store: RunStore, args: argparse.Namespace) -> int:

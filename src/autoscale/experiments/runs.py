@@ -101,16 +101,22 @@ def sweep(
 
 def estimate_seconds(configs: Sequence[RunConfig], store: RunStore) -> float | None:
     """Training time of ``configs`` one after another, from the wall times of earlier runs of
-    their profiles (:meth:`RunStore.timing_entries`: mean of the same benchmark and method, else of
-    the benchmark); None when a config has nothing to go by."""
+    their profiles: the mean of the same benchmark and method, else of the benchmark, taken from the
+    profile's current records where they have one (their settings are the configs'), else from
+    those last moved aside (:meth:`RunStore.timing_entries`); None when a config has nothing to go by."""
     total = 0.0
-    manifests = {profile: store.timing_entries(profile) for profile in {c.profile for c in configs}}
+    profiles = {c.profile for c in configs}
+    current = {p: list(store.manifest(p).values()) for p in profiles}
+    earlier = {p: store.timing_entries(p) for p in profiles}
     for config in configs:
-        entries = [e for e in manifests[config.profile] if e.get("wall_s") and e["benchmark"] == config.benchmark]
-        same = [e["wall_s"] for e in entries if e["method"] == config.method] or [e["wall_s"] for e in entries]
-        if not same:
+        for entries in (current[config.profile], earlier[config.profile]):
+            entries = [e for e in entries if e.get("wall_s") and e["benchmark"] == config.benchmark]
+            same = [e["wall_s"] for e in entries if e["method"] == config.method] or [e["wall_s"] for e in entries]
+            if same:
+                total += float(np.mean(same))
+                break
+        else:
             return None
-        total += float(np.mean(same))
     return total
 
 
