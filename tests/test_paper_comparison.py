@@ -19,7 +19,6 @@ from autoscale.book.paper_comparison import (
     gap_table,
     mean_rank,
     our_step_ratios,
-    paper_figures,
     paper_step_ranges,
     ranks,
     side_by_side,
@@ -28,7 +27,16 @@ from autoscale.book.paper_comparison import (
 )
 from autoscale.book.paper_reference import paper_ablation, paper_main_tables, paper_table
 from autoscale.book.results import AblationResults
-from autoscale.book.verdict import NOT, PARTLY, REPLICATED, load_paper_claims, paper_column, step_time, verdict_table
+from autoscale.book.verdict import (
+    CLAIMS_BY_ID,
+    NOT,
+    PARTLY,
+    REPLICATED,
+    Evidence,
+    paper_source,
+    step_time,
+    verdict_table,
+)
 from autoscale.experiments.plans import ABLATIONS
 
 
@@ -65,7 +73,7 @@ def test_table5_printed_mr_follows_from_its_delta_m_columns() -> None:
 def test_the_paper_table3_is_read_from_the_csv() -> None:
     table3 = paper_ablation("explore")["CityScapes"]
     assert table3.to_dict() == {"unitary": 2.63, "pcgrad": 2.53, "alignedmtl": 0.63, "imtlg": 0.10, "famo": 0.00}
-    assert paper_figures("explore") == (
+    assert CLAIMS_BY_ID["explore"].paper_numbers() == (
         "CityScapes: best FAMO (0.00), IMTL-G +0.10 Δm behind; "
         "Δm FAMO 0.00, IMTL-G 0.10, Aligned-MTL 0.63, PCGrad 2.53, Unitary 2.63"
     )
@@ -120,13 +128,14 @@ def test_gap_table_places_autoscale_among_the_rows() -> None:
 def test_the_paper_main_tables_in_the_verdict_form() -> None:
     # Recomputed by hand from the CSVs: AutoScale's Δm -0.10 (NuScenes) is below every MTO; on
     # CityScapes (0.10) and NYUv2 (0.45) FAMO alone is below it (-0.92, 0.25).
-    assert paper_figures("beats_mtos") == (
+    assert CLAIMS_BY_ID["beats_mtos"].paper_numbers() == (
         "NuScenes: 8/8 MTOs have higher Δm; CityScapes: 7/8 MTOs have higher Δm; NYUv2: 7/8 MTOs have higher Δm"
     )
     gaps = gap_table({"CityScapes": paper_main_tables()["CityScapes"]["delta_m"].drop(index="stl")}, {})
     assert gaps.loc[("paper", "CityScapes"), "Δm AutoScale − searched"] == pytest.approx(0.10 + 1.42)
-    assert "NYUv2: Δm gap to searched +0.52, AutoScale rank by Δm 3 of 11" in paper_figures("near_searched")
-    assert paper_figures("alpha") is None and paper_figures("signature") is None
+    near = CLAIMS_BY_ID["near_searched"].paper_numbers()
+    assert "NYUv2: Δm gap to searched +0.52, AutoScale rank by Δm 3 of 11" in near
+    assert CLAIMS_BY_ID["alpha"].paper_numbers is None and CLAIMS_BY_ID["signature"].paper_numbers is None
 
 
 def bench(ratios: dict[str, float]) -> dict[str, Any]:
@@ -177,20 +186,20 @@ def test_ablation_beside_the_paper_keeps_settings_and_marks_the_default() -> Non
 
 
 def test_claims_file_cites_the_tables_and_the_verdict_shows_the_paper_numbers() -> None:
-    claims = load_paper_claims()
-    assert "retrieval_note" not in claims and "reference/paper" in claims["tables_note"]
-    text = str(claims)
-    assert "could not be retrieved" not in text and "DESIGN" not in text
-    assert all(c["where"] for c in claims["claims"])
-    by_id = claims["by_id"]
-    assert paper_column(by_id["cost"]).startswith("NuScenes: best Equal |g| (-0.10); CityScapes: best Equal |l| (0.08)")
-    assert "MR across datasets: L.E. 2.33" in paper_column(by_id["predictor"])
-    assert paper_column(by_id["alpha"]) == by_id["alpha"]["paper_note"]
-    assert "Table 7 (GPU): NuScenes: AutoScale 1.31x, MTOs 2.50-2.68x" in paper_column(by_id["step_time"])
+    source = paper_source()
+    assert "reference/paper" in source["tables_note"] and source["url"].startswith("https://arxiv.org/abs/2508.13979")
+    assert all(c.where for c in CLAIMS_BY_ID.values())
+    by_id = CLAIMS_BY_ID
+    cost = by_id["cost"].paper_column()
+    assert cost.startswith("NuScenes: best Equal |g| (-0.10); CityScapes: best Equal |l| (0.08)")
+    assert "MR across datasets: L.E. 2.33" in by_id["predictor"].paper_column()
+    assert by_id["alpha"].paper_column() == by_id["alpha"].paper_note
+    assert "Table 7 (GPU): NuScenes: AutoScale 1.31x, MTOs 2.50-2.68x" in by_id["step_time"].paper_column()
+    assert by_id["keeps_tasks"].paper_column() == "Not a claim of the paper."
 
 
 def test_verdict_table_has_the_paper_column_next_to_our_evidence() -> None:
-    table = verdict_table({}, {}, pd.DataFrame(columns=["metric", "paper's claim", "verdict"]), None)
+    table = verdict_table(Evidence({}, correlations=pd.DataFrame(columns=["metric", "paper's claim", "verdict"])))
     assert list(table.columns) == [
         "claim",
         "paper's numbers",
@@ -198,6 +207,7 @@ def test_verdict_table_has_the_paper_column_next_to_our_evidence() -> None:
         "evidence read",
         "verdict",
         "why",
+        "smallest resolvable difference",
         "what would change this verdict",
     ]
     explore = table[table["claim"].str.contains("Table 3")].iloc[0]

@@ -22,18 +22,18 @@ from autoscale.book.results import (
 )
 from autoscale.book.study import run_average
 from autoscale.book.verdict import (
+    CLAIMS,
+    CLAIMS_BY_ID,
     INCONCLUSIVE,
     NOT,
     PARTLY,
     REPLICATED,
-    WHY,
+    Evidence,
     alpha_verdict,
     beats_mtos,
     combine_outcomes,
     default_is_best,
-    load_paper_claims,
     near_searched,
-    what_would_change,
 )
 from autoscale.experiments.plans import (
     ABLATIONS,
@@ -224,10 +224,14 @@ def test_alpha_rows_are_keyed_by_alpha_and_judged_against_the_default():
     assert alpha_verdict(ablation)[1] == PARTLY
 
 
-def test_every_cited_claim_has_a_rule():
-    claims = load_paper_claims()
-    assert claims["url"].startswith("https://arxiv.org/abs/2508.13979")
-    assert set(claims["by_id"]) == set(WHY)
+def test_every_claim_is_one_object_with_a_rule_and_its_chapters():
+    from autoscale.experiments.plans import CHAPTERS
+
+    assert len(CLAIMS_BY_ID) == len(CLAIMS)
+    for claim in CLAIMS:
+        assert claim.text and claim.where and len(claim.rule) > 20
+        assert claim.chapters and set(claim.chapters) <= {*CHAPTERS, "runtime"}
+    assert [c.id for c in CLAIMS if not c.in_paper] == ["keeps_tasks"]
 
 
 def fake_main(autoscale_a, mto_a):
@@ -285,12 +289,28 @@ def test_beats_mtos_and_near_searched_are_judged_on_paired_intervals():
 
 
 def test_what_would_change_names_the_thin_evidence():
-    main = fake_main((52.0, 52.1, 51.9), {"uw": (50.0,) * 3})
-    assert "full-profile runs of bench" in what_would_change("beats_mtos", REPLICATED, main, {})
-    assert "more seeds" in what_would_change("near_searched", INCONCLUSIVE, main, {})
-    assert "more seeds" not in what_would_change("near_searched", REPLICATED, main, {})
-    assert "this ablation on bench" in what_would_change("cost", INCONCLUSIVE, main, {})
-    assert what_would_change("step_time", NOT, main, {}) == ""
+    evidence = Evidence(fake_main((52.0, 52.1, 51.9), {"uw": (50.0,) * 3}))
+    claim = CLAIMS_BY_ID
+    assert "full-profile runs of bench" in claim["beats_mtos"].what_would_change(REPLICATED, evidence)
+    assert "more seeds" in claim["near_searched"].what_would_change(INCONCLUSIVE, evidence)
+    assert "more seeds" not in claim["near_searched"].what_would_change(REPLICATED, evidence)
+    assert "more seeds" not in claim["trajectories"].what_would_change(INCONCLUSIVE, evidence)
+    assert "this study on bench" in claim["cost"].what_would_change(INCONCLUSIVE, evidence)
+    assert claim["step_time"].what_would_change(NOT, evidence) == ""
+
+
+def test_the_smallest_resolvable_difference_comes_from_the_pooled_paired_spread():
+    # Two rows on seeds 0-2 whose differences are (-1, 0, 1): σ_d = 1, and three seeds resolve
+    # autoscale.book.power.resolvable_difference(1, 3) with 80% power.
+    from autoscale.book.power import resolvable_difference
+
+    evidence = Evidence(fake_main((50.0, 51.0, 52.0), {}))
+    res = evidence.main["bench"]
+    res.ls[:] = [r for r in res.ls if r.seed == 0]  # one seed of the grid: left out of the pooled table
+    text = CLAIMS_BY_ID["beats_mtos"].resolution(evidence)
+    assert text.startswith("bench: ") and text.endswith(" Δm (3 seeds)")
+    assert CLAIMS_BY_ID["trajectories"].resolution(evidence) == ""
+    assert float(text.split()[1]) > resolvable_difference(0.1, 3)
 
 
 @pytest.mark.parametrize(
@@ -352,3 +372,36 @@ def test_random_search_chooses_on_validation_once_its_trials_are_in(results_root
     chosen = groups["trials"][7].method_options["weights"]
     assert [c.method_options["weights"] for c in groups["chosen"]] == [chosen, chosen]
     assert [c.seed for c in groups["chosen"]] == [1, 2]
+
+
+def _window_record(seed: int, window_a: list[float], final: list[float]):
+    """An AutoScale record of the two-task fake benchmark with windows of τ = 10 over 100 steps."""
+    r = record("autoscale", seed, switch=len(window_a) * 10)
+    r.data["total_steps"] = 100
+    r.data["method"].update(
+        window_steps=[5.0 + 10 * i for i in range(len(window_a))],
+        window_weights=[[a, 2.0 - a] for a in window_a],
+        final_weights=final,
+        config={"window": 10, "gamma": 0.5},
+    )
+    return r
+
+
+def test_keeps_every_task_names_the_exploration_length_from_which_le_keeps_every_task():
+    from autoscale.book.verdict import keeps_every_task
+    from autoscale.book.window_study import WindowStudy
+
+    # Task a's window weights climb 1.0, 1.4, 1.8, then stay at 1.0: a line through the first two or
+    # three windows reaches a = 2.8 at γT = 50 (b clipped to 0); from four windows on it stays near 1.
+    climb = [1.0, 1.4, 1.8] + [1.0] * 7
+    explore_all = [_window_record(s, climb, None) for s in (0, 1)]
+    default = [_window_record(0, [1.0, 1.0], [1.0, 1.0]), _window_record(1, [1.0, 1.0], [2.0, 0.0])]
+    study = WindowStudy("bench", 10, {10: default}, explore_all, stl_records(seeds=(0, 1)))
+    evidence, verdict = keeps_every_task({"bench": study})
+    assert verdict == NOT
+    assert evidence == (
+        "bench: the default exploration (2 windows of τ = 10) switches a task off on 1 of 2 seeds; "
+        "L.E. keeps every task from 4 windows (40 steps) on, in the α = 1 runs"
+    )
+    default[1].data["method"]["final_weights"] = [1.2, 0.8]
+    assert keeps_every_task({"bench": study})[1] == REPLICATED

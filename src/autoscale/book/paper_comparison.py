@@ -11,7 +11,8 @@ paper's claims are about, each quantity relative to its own benchmark:
 - AutoScale's **gaps** in Δm to the searched weights and to unitary LS, and how many MTOs have a
   higher Δm (Tables 1 and 2);
 - step times as **ratios** to unitary LS (Table 7);
-- per claim of the verdict, the paper's figures in the form of our evidence (:func:`paper_figures`).
+- per claim of the verdict, the paper's figures in the form of our evidence (the ``*_figures``
+  functions, named by each claim of :data:`autoscale.book.verdict.CLAIMS`).
 
 The paper's values come from its transcribed tables (:mod:`autoscale.book.paper_reference`). Every
 side-by-side table goes through :func:`side_by_side`, which refuses any quantity not in
@@ -28,7 +29,6 @@ import numpy as np
 import pandas as pd
 
 from autoscale.book.paper_reference import (
-    ABLATION_TABLES,
     paper_ablation,
     paper_main_tables,
     paper_step_ratios,
@@ -319,14 +319,16 @@ def _ablation_phrase(delta: pd.Series, default: Any, label: Label) -> str:
     return text
 
 
-def _beats_mtos() -> str:
+def beats_mtos_figures() -> str:
+    """Per dataset of Tables 1-2, how many MTOs have a higher Δm than AutoScale."""
     return "; ".join(
         f"{d}: {_gaps(s)['MTOs with higher Δm'].replace(' of ', '/')} MTOs have higher Δm"
         for d, s in _paper_delta_m().items()
     )
 
 
-def _near_searched() -> str:
+def near_searched_figures() -> str:
+    """Per dataset of Tables 1-2, AutoScale's Δm gap to the searched weights and its rank by Δm."""
     gaps = gap_table(_paper_delta_m(), {})
     return "; ".join(
         f"{d}: Δm gap to searched {row['Δm AutoScale − searched']:+.2f}, AutoScale rank by Δm "
@@ -335,7 +337,8 @@ def _near_searched() -> str:
     )
 
 
-def _step_time() -> str:
+def step_time_figures() -> str:
+    """Per dataset of Table 7, AutoScale's step time and the MTOs' range, relative to unitary LS."""
     table7 = paper_step_ratios()
     parts = []
     for d in table7.columns:
@@ -344,7 +347,9 @@ def _step_time() -> str:
     return "Table 7 (GPU): " + "; ".join(parts)
 
 
-def _ablation_figures(name: str) -> str:
+def ablation_figures(name: str) -> str:
+    """Per dataset of an ablation table (3-5), the best setting and the default's gap to it (and the
+    MR across datasets for the predictors)."""
     ablation = ABLATIONS[name]
     table = paper_ablation(name)
     parts = [f"{d}: {_ablation_phrase(table[d], ablation.default, ablation.label)}" for d in table.columns]
@@ -355,20 +360,3 @@ def _ablation_figures(name: str) -> str:
         mr = mean_rank({d: table[d] for d in table.columns}).sort_values()
         parts.append("MR across datasets: " + ", ".join(f"{ablation.label(k)} {v:.2f}" for k, v in mr.items()))
     return "; ".join(parts)
-
-
-PAPER_FIGURES: dict[str, Callable[[], str]] = {
-    "beats_mtos": _beats_mtos,
-    "near_searched": _near_searched,
-    "step_time": _step_time,
-    **{name: (lambda name=name: _ablation_figures(name)) for name in ABLATION_TABLES},
-}
-
-
-def paper_figures(claim_id: str) -> str | None:
-    """The paper's figures behind one claim of the verdict, computed from its tables in the form of
-    our evidence (MTOs beaten per dataset, gap to the searched weights, ratios to unitary, the best
-    setting of an ablation and the default's gap to it); None for claims the paper shows only in
-    figures (Figs. 2-3, 6, 8)."""
-    figures = PAPER_FIGURES.get(claim_id)
-    return figures() if figures else None

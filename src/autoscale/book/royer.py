@@ -10,14 +10,14 @@ resolved anywhere, *partly* otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import pandas as pd
 
 from autoscale.book.capacity import CapacityStudy, conflict_table, width_label
 from autoscale.book.paired import paired_difference
 from autoscale.book.results import MainResults
-from autoscale.book.verdict import INCONCLUSIVE, NOT, PARTLY, REPLICATED, combine_outcomes
+from autoscale.book.verdict import INCONCLUSIVE, NOT, PARTLY, REPLICATED, Claim, Evidence, combine_outcomes
 
 # "Barely changes": the largest change of a layer's mean conflict share, across widths or across
 # weight sets, stays within this (shares lie in [0, 1]).
@@ -106,28 +106,32 @@ def conflict_verdict(studies: Mapping[str, CapacityStudy]) -> tuple[str, str]:
     return "; ".join(parts), combine_outcomes(outcomes)
 
 
+def _rule(judge: Callable) -> str:
+    """A judge's rule: its docstring after the first sentence, on one line."""
+    return " ".join(judge.__doc__.split(". ", 1)[1].split())
+
+
+_WHERE = "Royer et al. 2023"
 ROYER_CLAIMS = (
-    ("Tuned scalarization matches or beats the MTO methods", tuned_ls_verdict, "main"),
-    ("Larger models gain more from joint training", capacity_gain_verdict, "capacity"),
-    ("The ranking of weight sets is stable across model capacity", ranking_verdict, "capacity"),
-    ("Gradient conflict is weakly linked to performance and barely changes with capacity or weights",
-     conflict_verdict, "capacity"),
+    Claim("royer_tuned", _WHERE, "Tuned scalarization matches or beats the MTO methods", _rule(tuned_ls_verdict),
+          lambda e: tuned_ls_verdict(e.main), "main", chapters=("main_results", "weight_search"), in_paper=False),
+    Claim("royer_capacity", _WHERE, "Larger models gain more from joint training", _rule(capacity_gain_verdict),
+          lambda e: capacity_gain_verdict(e.capacity), "capacity", chapters=("capacity",), in_paper=False),
+    Claim("royer_ranking", _WHERE, "The ranking of weight sets is stable across model capacity",
+          _rule(ranking_verdict), lambda e: ranking_verdict(e.capacity), "capacity", chapters=("capacity",),
+          in_paper=False),
+    Claim("royer_conflict", _WHERE,
+          "Gradient conflict is weakly linked to performance and barely changes with capacity or weights",
+          _rule(conflict_verdict), lambda e: conflict_verdict(e.capacity), "capacity", chapters=("capacity",),
+          in_paper=False),
 )  # fmt: skip
 
 
 def royer_verdict_table(main: Mapping[str, MainResults], studies: Mapping[str, CapacityStudy]) -> pd.DataFrame:
     """One row per claim of Royer et al.: our evidence, the verdict and the rule behind it."""
-    sources = {"main": main, "capacity": studies}
+    evidence = Evidence(main, capacity=studies)
     rows = []
-    for claim, rule, source in ROYER_CLAIMS:
-        evidence, verdict = rule(sources[source])
-        rows.append(
-            # The docstring's rule, on one line.
-            {
-                "claim": claim,
-                "our evidence": evidence,
-                "verdict": verdict,
-                "rule": " ".join(rule.__doc__.split(". ", 1)[1].split()),
-            }
-        )
+    for claim in ROYER_CLAIMS:
+        text, verdict = claim.judge(evidence)
+        rows.append({"claim": claim.text, "our evidence": text, "verdict": verdict, "rule": claim.rule})
     return pd.DataFrame(rows)
