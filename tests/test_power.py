@@ -9,7 +9,6 @@ import pytest
 from scipy import stats
 
 from autoscale.book import power
-from autoscale.experiments.store import RunStore
 
 
 @pytest.mark.parametrize(("effect", "seeds"), [(1.0, 10), (0.8, 15), (0.5, 34)])
@@ -62,10 +61,29 @@ def test_paired_sd_refuses_rows_on_different_seeds() -> None:
 
 
 def test_the_frozen_estimate_rederives_from_its_own_table() -> None:
-    estimate = power.read_estimate(RunStore().root / power.ESTIMATE_FILE)
+    estimate = power.read_estimate()
     assert set(estimate["benchmarks"]) == set(power.TARGET_DIFFERENCE)
     for entry in estimate["benchmarks"].values():
         table = {row: {int(s): v for s, v in by_seed.items()} for row, by_seed in entry["delta_m"].items()}
         sd, df = power.paired_sd(table)
         assert (sd, df) == (pytest.approx(entry["paired_sd"]), entry["df"])
         assert power.required_seeds(entry["target_difference"], sd) == entry["required_seeds"]
+
+
+def test_the_seed_table_gives_what_the_seeds_trained_resolve() -> None:
+    estimate = power.read_estimate()
+    needed = estimate["benchmarks"]["multimnist"]["required_seeds"]
+    table = power.seed_table(estimate, {"multimnist": needed, "scenes-street": 5})
+    street = estimate["benchmarks"]["scenes-street"]
+    assert table.loc["scenes-street", "seeds needed"] == street["required_seeds"]
+    assert table.loc["scenes-street", "resolvable at the seeds trained"] == pytest.approx(
+        power.resolvable_difference(street["paired_sd"], 5)
+    )
+    # The seeds the estimate asks for resolve at most the target difference.
+    assert (
+        table.loc["multimnist", "resolvable at the seeds trained"] <= 0.5
+        or table.loc["multimnist", "seeds needed"] > 11
+    )
+    assert math.isnan(table.loc["scenes-indoor", "resolvable at the seeds trained"])
+    calibration = power.calibration_table(estimate)
+    assert calibration.loc["Kurin et al. 2022 (10 runs per method)"].tolist() == [0.2, 0.44]
