@@ -224,3 +224,16 @@ def test_forced_stack_does_not_resume_an_interrupted_attempt(tmp_path: Path) -> 
         records = run_stack(configs, store, progress=False, force=True)
     assert resumed_epochs == [0] and all(r["complete"] for r in records)
     assert not list((tmp_path / "checkpoints").glob("stack-*.pt"))
+
+
+def test_one_epoch_loop_drives_a_run_and_a_stack() -> None:
+    # One training core: the epoch loop, the flush of the step log and the checkpoint file are the
+    # same code for a single run and a stack; only the step, the evaluation and the model's part of
+    # the checkpoint differ.
+    from autoscale.training.loop import EpochLoop
+    from autoscale.training.trainer import Trainer
+
+    for name in ("_train", "_flush", "_save_checkpoint", "_load_checkpoint", "_diverged_message"):
+        assert getattr(Trainer, name) is getattr(EpochLoop, name) is getattr(StackedTrainer, name)
+    for name in ("_train_epoch", "_evaluate", "_model_state", "_load_model_state"):
+        assert getattr(Trainer, name) is not getattr(StackedTrainer, name)

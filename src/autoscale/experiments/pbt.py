@@ -81,7 +81,7 @@ def _transplant(donor: Path, target: Path, config: RunConfig) -> None:
     """The donor's trainer checkpoint, continued under ``config`` (new weights): LS keeps no method
     state, so only the config the trainer checks on resume changes."""
     ckpt = load_checkpoint(donor, "cpu")
-    ckpt["config"] = config.to_dict()
+    ckpt["configs"] = [config.to_dict()]
     save_checkpoint(target, ckpt)
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -46,17 +46,10 @@ from torch.func import functional_call, stack_module_state, vmap
 from tqdm import tqdm
 
 from autoscale.methods.base import check_step_inputs
-from autoscale.training.config import CorruptCheckpoint, InvalidStepInputs, RunConfig, TrainingDiverged
-from autoscale.training.device import (
-    autocast_context,
-    peak_memory,
-    prepare_device,
-    resolve_device,
-    restore_rng,
-    seed_epoch,
-)
+from autoscale.training.config import InvalidStepInputs, RunConfig, TrainingDiverged
+from autoscale.training.device import autocast_context, peak_memory, prepare_device, resolve_device
 from autoscale.training.device_data import augments, epoch_batches, epoch_generator, epoch_order, preload
-from autoscale.training.files import load_checkpoint, save_checkpoint
+from autoscale.training.loop import EpochLoop
 from autoscale.training.models import MultiTaskModel
 from autoscale.training.state import RunState
 from autoscale.training.step_log import StepLog
@@ -111,8 +104,9 @@ def _per_run_gramian(grads: list[list[Tensor]]) -> Tensor:
     return jac @ jac.transpose(1, 2)
 
 
-class StackedTrainer:
-    """Trains compatible configs (:func:`stack_key`) together; :meth:`run` returns their records."""
+class StackedTrainer(EpochLoop):
+    """Trains compatible configs (:func:`stack_key`) together, through the epoch loop a single run
+    uses (:class:`autoscale.training.loop.EpochLoop`); :meth:`run` returns their records."""
 
     def __init__(self, configs: list[RunConfig], checkpoint_path: Path | None = None, progress: bool = True) -> None:
         if not configs:
@@ -327,126 +321,48 @@ class StackedTrainer:
         self.base.train()
         return [{name: meter.compute() for name, meter in run.items()} for run in meters]
 
-    # -- checkpoints --------------------------------------------------------------------------
+    # -- the shared loop's parts --------------------------------------------------------------
 
-    def _save_checkpoint(self, states: list[RunState]) -> None:
-        if self.checkpoint_path is None:
-            return
-        save_checkpoint(
-            self.checkpoint_path,
-            {
-                "configs": [c.to_dict() for c in self.configs],
-                "params": {k: v.detach() for k, v in self.params.items()},
-                "buffers": self.buffers,
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict() if self.scheduler else None,
-                "methods": [m.state_dict() for m in self.methods],
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                "states": [state.to_checkpoint() for state in states],
-            },
-        )
+    def _train_epoch(self, epoch: int, states: list[RunState], bar: tqdm) -> None:
+        first = self.configs[0]
+        train = self.data["train"]
+        # Every run's order of the epoch, copied to the device at once (not once a step).
+        orders = torch.stack(
+            [epoch_order(len(train), first.batch_size, epoch_generator(c.seed, epoch)) for c in self.configs]
+        ).to(train.inputs.device)
+        for start in range(0, len(train), first.batch_size):
+            x, targets = train.batch(orders[:, start : start + first.batch_size])
+            x, targets = x.to(self.device), {k: v.to(self.device) for k, v in targets.items()}
+            try:
+                self._step(x, targets, states[0].step, states)
+            except InvalidStepInputs as err:
+                raise TrainingDiverged(f"stacked training stopped at step {states[0].step}: {err}") from err
+            for state in states:
+                state.step += 1
+            bar.update(1)
 
-    def _load_checkpoint(self) -> list[RunState] | None:
-        path = self.checkpoint_path
-        if path is None or not path.is_file():
-            return None
-        ckpt = load_checkpoint(path, self.device)
-        if not isinstance(ckpt, dict) or ckpt.get("configs") != [c.to_dict() for c in self.configs]:
-            raise CorruptCheckpoint(path, "it belongs to a different stack of configs")
-        try:
-            with torch.no_grad():
-                for name, value in ckpt["params"].items():
-                    self.params[name].copy_(value)
-                for name, value in ckpt["buffers"].items():
-                    self.buffers[name].copy_(value)
-            self.optimizer.load_state_dict(ckpt["optimizer"])
-            if self.scheduler:
-                self.scheduler.load_state_dict(ckpt["scheduler"])
-            for method, state in zip(self.methods, ckpt["methods"], strict=True):
-                method.load_state_dict(state)
-        except (KeyError, RuntimeError, ValueError) as err:
-            raise CorruptCheckpoint(path, f"{type(err).__name__}: {err}") from err
-        restore_rng(ckpt["torch_rng"], ckpt["cuda_rng"])
-        return [RunState.from_checkpoint(saved) for saved in ckpt["states"]]
+    def _model_state(self) -> dict:
+        return {"params": {k: v.detach() for k, v in self.params.items()}, "buffers": self.buffers}
+
+    def _load_model_state(self, checkpoint: dict) -> None:
+        with torch.no_grad():
+            for name, value in checkpoint["params"].items():
+                self.params[name].copy_(value)
+            for name, value in checkpoint["buffers"].items():
+                self.buffers[name].copy_(value)
+
+    def _description(self) -> str:
+        return f"stack of {self.size} on {self.configs[0].benchmark}"
 
     # -- the runs -----------------------------------------------------------------------------
 
-    def _flush(self, states: list[RunState]) -> None:
-        first_step = len(states[0].step_loss)
-        flushed = self.log.flush()
-        share = flushed.times / self.size
-        for m, state in enumerate(states):
-            state.add_steps(flushed.losses[:, m], flushed.weights[:, m], share)
-        if flushed.first_nonfinite is not None:
-            offset, m, task = flushed.first_nonfinite
-            err = ValueError(f"non-finite loss for {self.task_names[task]} (loss = {flushed.losses[offset, m, task]})")
-            raise TrainingDiverged(self.runs[m]._diverged_message(first_step + offset, err))
-
-    def run(self, deadline: float | None = None, on_epoch: Callable[[int], None] | None = None) -> list[dict]:
+    def run(self, deadline: float | None = None) -> list[dict]:
         """Train every run of the stack (resuming from the checkpoint) and return their records.
 
         ``deadline`` (a ``time.time()`` value): stop after the first epoch that ends past it; the
         checkpoint lets a later call continue and the returned records are incomplete.
         """
-        states = self._load_checkpoint() or [RunState() for _ in self.configs]
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(self.device)
-        first = self.configs[0]
-        bar = tqdm(
-            total=self.total_steps,
-            initial=states[0].step,
-            disable=not self.progress,
-            desc=f"stack of {self.size} on {first.benchmark}",
-            leave=False,
-        )
-        train = self.data["train"]
-        while states[0].epoch < first.epochs:
-            epoch = states[0].epoch
-            seed_epoch(first.seed, epoch)
-            started = time.perf_counter()
-            # Every run's order of the epoch, copied to the device at once (not once a step).
-            orders = torch.stack(
-                [epoch_order(len(train), first.batch_size, epoch_generator(c.seed, epoch)) for c in self.configs]
-            ).to(train.inputs.device)
-            offset = len(states[0].step_loss)
-            for start in range(0, len(train), first.batch_size):
-                x, targets = train.batch(orders[:, start : start + first.batch_size])
-                x, targets = x.to(self.device), {k: v.to(self.device) for k, v in targets.items()}
-                try:
-                    self._step(x, targets, states[0].step, states)
-                except InvalidStepInputs as err:
-                    raise TrainingDiverged(f"stacked training stopped at step {states[0].step}: {err}") from err
-                for state in states:
-                    state.step += 1
-                bar.update(1)
-            self._flush(states)
-            mean_losses = [state.mean_loss_since(offset) for state in states]
-            for method, mean in zip(self.methods, mean_losses, strict=True):
-                method.epoch_end(torch.as_tensor(mean, dtype=torch.float32))
-            if self.scheduler:
-                self.scheduler.step()
-            elapsed = (time.perf_counter() - started) / self.size
-            val = self._evaluate("val")
-            test = self._evaluate("test") if epoch + 1 == first.epochs else None
-            for m, state in enumerate(states):
-                state.train_seconds += elapsed
-                entry = {
-                    "epoch": epoch + 1,
-                    "step": state.step,
-                    "train_loss": dict(zip(self.task_names, mean_losses[m].tolist(), strict=True)),
-                    "val": val[m],
-                }
-                if test is not None:
-                    entry["test"] = test[m]
-                state.epochs.append(entry)
-                state.epoch += 1
-            self._save_checkpoint(states)
-            if on_epoch:
-                on_epoch(epoch + 1)
-            if deadline is not None and time.time() > deadline:
-                break
-        bar.close()
+        states = self._train(None if deadline is None else (lambda done: time.time() > deadline))
         records = []
         for run, state in zip(self.runs, states, strict=True):
             record = run.record(state)

@@ -13,8 +13,7 @@ uninterrupted one (on CPU; cuDNN kernels on GPU are not bitwise deterministic).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from tqdm import tqdm
 import autoscale
 from autoscale.methods import Weighting, build_method
 from autoscale.methods.base import RunContext
-from autoscale.training.config import SPLITS, CorruptCheckpoint, InvalidStepInputs, RunConfig, TrainingDiverged
+from autoscale.training.config import SPLITS, InvalidStepInputs, RunConfig, TrainingDiverged
 from autoscale.training.datasets import build_dataset
 from autoscale.training.device import (
     describe_device,
@@ -35,13 +34,11 @@ from autoscale.training.device import (
     peak_memory,
     prepare_device,
     resolve_device,
-    restore_rng,
-    seed_epoch,
     seed_everything,
     to_device,
 )
 from autoscale.training.device_data import PreloadedSplit, augments, epoch_generator, preload
-from autoscale.training.files import load_checkpoint, save_checkpoint
+from autoscale.training.loop import EpochLoop
 from autoscale.training.models import MultiTaskModel, build_model
 from autoscale.training.state import RunState
 from autoscale.training.step import TrainStep
@@ -89,8 +86,9 @@ def evaluate_split(
     return {name: meter.compute() for name, meter in meters.items()}
 
 
-class Trainer:
-    """Builds data, model, tasks and method from a config and trains it (see module docstring)."""
+class Trainer(EpochLoop):
+    """Builds data, model, tasks and method from a config and trains it: the shared epoch loop
+    (:class:`autoscale.training.loop.EpochLoop`) with one :class:`TrainStep` per batch."""
 
     def __init__(
         self,
@@ -102,6 +100,7 @@ class Trainer:
         """``datasets``: the splits, when the caller built them (a stack of runs shares one copy;
         the caller then also keeps the device copies, so none are made here)."""
         self.config = config
+        self.configs = [config]
         self.checkpoint_path = checkpoint_path
         self.progress = progress
         self.device = resolve_device(config.device)
@@ -118,6 +117,7 @@ class Trainer:
         self.steps_per_epoch = -(-len(self.datasets["train"]) // config.batch_size)
         self.total_steps = self.steps_per_epoch * config.epochs
         self.method = build_run_method(config, len(self.tasks), self.total_steps).to(self.device)
+        self.methods = [self.method]
         self.optimizer = build_optimizer(config, [*self.model.parameters(), *self.method.parameters()])
         self.scheduler = build_scheduler(config, self.optimizer)
         max_grad_norm = config.max_grad_norm if config.max_grad_norm is not None else self.method.max_grad_norm
@@ -131,6 +131,7 @@ class Trainer:
             max_grad_norm=max_grad_norm,
             precision=config.precision,
         )
+        self.log = self.train_step.log
 
     @staticmethod
     def build_datasets(config: RunConfig) -> dict[str, Dataset]:
@@ -169,108 +170,37 @@ class Trainer:
         except InvalidStepInputs as err:
             raise TrainingDiverged(self._diverged_message(step, err)) from err
 
-    def _flush_steps(self, state: RunState) -> None:
-        """Move the epoch's buffered steps into the run state; stop if a loss was not finite."""
-        first_step = len(state.step_loss)
-        flushed = self.train_step.log.flush()
-        state.add_steps(flushed.losses, flushed.weights, flushed.times)
-        if flushed.first_nonfinite is not None:
-            offset, task = flushed.first_nonfinite
-            step = first_step + offset
-            err = ValueError(f"non-finite loss for {self.task_names[task]} (loss = {flushed.losses[offset, task]})")
-            raise TrainingDiverged(self._diverged_message(step, err))
+    # -- the shared loop's parts ----------------------------------------------------------------
 
-    def _diverged_message(self, step: int, err: Exception) -> str:
-        kept = f"the last checkpoint is kept at {self.checkpoint_path}" if self.checkpoint_path else "no checkpoint"
-        return f"training stopped at step {step} of {self.config.method} on {self.config.benchmark}: {err}; {kept}"
+    def _train_epoch(self, epoch: int, states: list[RunState], bar: tqdm) -> None:
+        (state,) = states
+        for batch in self._loader("train", epoch):
+            self._step(batch, state.step, state)
+            state.step += 1
+            bar.update(1)
 
-    # -- checkpoints ----------------------------------------------------------------------------
+    def _evaluate(self, split: str) -> list[dict]:
+        return [evaluate_split(self.model, self.tasks, self._loader(split), self.device)]
 
-    def _save_checkpoint(self, state: RunState) -> None:
-        if self.checkpoint_path is None:
-            return
-        save_checkpoint(
-            self.checkpoint_path,
-            {
-                "config": self.config.to_dict(),
-                "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict() if self.scheduler else None,
-                "method": self.method.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                "state": state.to_checkpoint(),
-            },
-        )
+    def _model_state(self) -> dict:
+        return {"model": self.model.state_dict()}
 
-    def _load_checkpoint(self) -> RunState | None:
-        if self.checkpoint_path is None or not self.checkpoint_path.is_file():
-            return None
-        ckpt = load_checkpoint(self.checkpoint_path, self.device)
-        if not isinstance(ckpt, dict) or ckpt.get("config") != self.config.to_dict():
-            raise CorruptCheckpoint(self.checkpoint_path, "it belongs to a different config")
-        try:
-            self.model.load_state_dict(ckpt["model"])
-            self.optimizer.load_state_dict(ckpt["optimizer"])
-            if self.scheduler:
-                self.scheduler.load_state_dict(ckpt["scheduler"])
-            self.method.load_state_dict(ckpt["method"])
-        except (KeyError, RuntimeError, ValueError) as err:
-            raise CorruptCheckpoint(self.checkpoint_path, f"{type(err).__name__}: {err}") from err
-        restore_rng(ckpt["torch_rng"], ckpt["cuda_rng"])
-        return RunState.from_checkpoint(ckpt["state"])
+    def _load_model_state(self, checkpoint: dict) -> None:
+        self.model.load_state_dict(checkpoint["model"])
+
+    def _description(self) -> str:
+        return f"{self.config.method} on {self.config.benchmark}"
 
     # -- the run --------------------------------------------------------------------------------
 
-    def run(self, stop_after_epochs: int | None = None, on_epoch: Callable[[dict], None] | None = None) -> dict:
+    def run(self, stop_after_epochs: int | None = None) -> dict:
         """Train (resuming from the checkpoint if one exists) and return the run record.
 
         ``stop_after_epochs`` ends the call early after that many epochs of this call (the
         checkpoint lets a later call continue); the returned record is then incomplete.
         """
-        state = self._load_checkpoint() or RunState()
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(self.device)
-        bar = tqdm(
-            total=self.total_steps,
-            initial=state.step,
-            disable=not self.progress,
-            desc=f"{self.config.method} on {self.config.benchmark}",
-            leave=False,
-        )
-        epochs_this_call = 0
-        while state.epoch < self.config.epochs:
-            epoch = state.epoch
-            seed_epoch(self.config.seed, epoch)
-            started = time.perf_counter()
-            first = len(state.step_loss)
-            for batch in self._loader("train", epoch):
-                self._step(batch, state.step, state)
-                state.step += 1
-                bar.update(1)
-            self._flush_steps(state)
-            mean_loss = state.mean_loss_since(first)
-            self.method.epoch_end(torch.as_tensor(mean_loss, dtype=torch.float32))
-            if self.scheduler:
-                self.scheduler.step()
-            state.train_seconds += time.perf_counter() - started
-            entry = {
-                "epoch": epoch + 1,
-                "step": state.step,
-                "train_loss": dict(zip(self.task_names, mean_loss.tolist(), strict=True)),
-                "val": evaluate_split(self.model, self.tasks, self._loader("val"), self.device),
-            }
-            if epoch + 1 == self.config.epochs:
-                entry["test"] = evaluate_split(self.model, self.tasks, self._loader("test"), self.device)
-            state.epochs.append(entry)
-            state.epoch += 1
-            self._save_checkpoint(state)
-            if on_epoch:
-                on_epoch(state.epochs[-1])
-            epochs_this_call += 1
-            if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs:
-                break
-        bar.close()
+        stop = None if stop_after_epochs is None else (lambda done: done >= stop_after_epochs)
+        (state,) = self._train(stop)
         return self.record(state)
 
     def record(self, state: RunState) -> dict:
