@@ -5,7 +5,8 @@ touching the source notebooks: run by `make book` between papermill and jupyter-
   stays one click away ("Show code cell source").
 - The two parameters cells (the notebook's defaults, tagged ``parameters``, and papermill's
   ``injected-parameters``) become one Markdown sentence stating the values the page was built with,
-  read from the cells themselves (papermill's injected values override the defaults).
+  read from the cells themselves (papermill's injected values override the defaults), followed by a
+  "reproduce this page" box with the exact commands for those values.
 
 Usage: ``python book/prepare_notebooks.py [NOTEBOOK ...]`` (default: every book/notebooks/*.ipynb).
 Running it again on a prepared notebook changes nothing.
@@ -64,10 +65,25 @@ def parameters_sentence(values: dict[str, Any]) -> str:
     return sentence + "."
 
 
-def prepare(notebook: dict[str, Any]) -> dict[str, Any]:
+def reproduce_box(name: str, values: dict[str, Any]) -> str:
+    """A MyST tip box with the commands that rebuild page ``name`` (the notebook's stem) with
+    ``values``: this page alone with papermill, and the whole book with make."""
+    flags = "".join(f" -p {key} {values[key]}" for key in ("profile", "device") if key in values)
+    make = "".join(f" {key.upper()}={values[key]}" for key in ("profile", "device") if key in values)
+    stored = f" (runs already in `results/{values['profile']}/` are read, not retrained)" if "profile" in values else ""
+    return (
+        ":::{admonition} Reproduce this page\n:class: tip\n"
+        "From the repository root, after `make setup`: "
+        f"`.venv/bin/papermill notebooks/{name}.ipynb {name}.ipynb{flags}`{stored}; "
+        f"the whole book: `make book{make}`.\n:::"
+    )
+
+
+def prepare(notebook: dict[str, Any], name: str | None = None) -> dict[str, Any]:
     """A copy of an executed notebook with every code cell's input hidden and its parameters cells
-    replaced by :func:`parameters_sentence` at the place of the first of them. A notebook without
-    parameters cells (already prepared) keeps its cells."""
+    replaced by :func:`parameters_sentence` at the place of the first of them, followed by
+    :func:`reproduce_box` when the notebook's ``name`` is given. A notebook without parameters cells
+    (already prepared) keeps its cells."""
     out = copy.deepcopy(notebook)
     cells = out["cells"]
     positions = [i for i, cell in enumerate(cells) if any(tag in _tags(cell) for tag in PARAMETER_TAGS)]
@@ -80,7 +96,7 @@ def prepare(notebook: dict[str, Any]) -> dict[str, Any]:
             "cell_type": "markdown",
             "id": SENTENCE_ID,
             "metadata": {},
-            "source": parameters_sentence(values),
+            "source": parameters_sentence(values) + (f"\n\n{reproduce_box(name, values)}" if name else ""),
         }
         cells[positions[0]] = sentence
         for i in reversed(positions[1:]):
@@ -101,8 +117,9 @@ def main(paths: list[str]) -> int:
         return 1
     for path in files:
         notebook = json.loads(path.read_text(encoding="utf-8"))
-        path.write_text(json.dumps(prepare(notebook), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"prepared {len(files)} notebook(s): code hidden, parameters as one sentence")
+        prepared = prepare(notebook, path.stem)
+        path.write_text(json.dumps(prepared, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"prepared {len(files)} notebook(s): code hidden, parameters as one sentence with a reproduce box")
     return 0
 
 

@@ -77,7 +77,7 @@ def test_prepare_is_idempotent_and_survives_the_file_round_trip(prep: ModuleType
     assert prep.main([str(path)]) == 0
     once = json.loads(path.read_text())
     assert prep.main([str(path)]) == 0
-    assert json.loads(path.read_text()) == once == prep.prepare(executed())
+    assert json.loads(path.read_text()) == once == prep.prepare(executed(), "page")
 
 
 def test_defaults_alone_and_sentences_without_profile(prep: ModuleType) -> None:
@@ -94,3 +94,12 @@ def test_a_parameters_cell_that_is_not_assignments_is_an_error(prep: ModuleType)
         prep.parameter_values("import os\nprofile = 'cpu'")
     with pytest.raises(ValueError):
         prep.parameter_values("profile = os.environ['P']")  # not a literal
+
+
+def test_the_page_says_how_to_reproduce_it_with_its_values(prep: ModuleType) -> None:
+    sentence = prep.prepare(executed(), "main_results")["cells"][1]["source"]
+    first, box = sentence.split("\n\n")
+    assert first == "Built at profile `cpu` on device `cuda`, with `force = False`."
+    assert box.startswith(":::{admonition} Reproduce this page\n:class: tip\n") and box.endswith("\n:::")
+    assert "`.venv/bin/papermill notebooks/main_results.ipynb main_results.ipynb -p profile cpu -p device cuda`" in box
+    assert "`make book PROFILE=cpu DEVICE=cuda`" in box and "results/cpu/" in box
