@@ -9,6 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from autoscale.book.results import method_label
+
 # The paper's Table 7 (arXiv 2508.13979): step time relative to linear scalarization.
 PAPER_MTO_RANGE = (2.1, 2.9)  # gradient-manipulating MTOs
 PAPER_AUTOSCALE_RANGE = (1.31, 1.45)  # AutoScale
@@ -27,7 +29,7 @@ def plot_step_ratios(benchmarks: dict[str, dict], rows: list[str]) -> Figure:
         ratios = [benchmarks[name]["steps"][row]["ratio_to_unitary"] for row in rows]
         ax.barh(y + (i - (len(names) - 1) / 2) * height, ratios, height=height, color=f"C{i}", label=name)
     ax.axvline(1.0, color="k", lw=0.8)
-    ax.set_yticks(y, rows)
+    ax.set_yticks(y, [method_label(row) for row in rows])
     ax.invert_yaxis()
     ax.set(xlabel="step time / unitary step", title="steady-state step time relative to unitary scalarization")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
