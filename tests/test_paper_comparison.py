@@ -33,6 +33,7 @@ from autoscale.book.verdict import (
     PARTLY,
     REPLICATED,
     Evidence,
+    compact_verdict,
     paper_source,
     step_time,
     verdict_table,
@@ -201,6 +202,8 @@ def test_claims_file_cites_the_tables_and_the_verdict_shows_the_paper_numbers() 
 def test_verdict_table_has_the_paper_column_next_to_our_evidence() -> None:
     table = verdict_table(Evidence({}, correlations=pd.DataFrame(columns=["metric", "paper's claim", "verdict"])))
     assert list(table.columns) == [
+        "in short",
+        "where",
         "claim",
         "paper's numbers",
         "our evidence",
@@ -210,6 +213,7 @@ def test_verdict_table_has_the_paper_column_next_to_our_evidence() -> None:
         "smallest resolvable difference",
         "what would change this verdict",
     ]
+    assert list(compact_verdict(table).columns) == ["claim", "paper", "verdict", "smallest resolvable difference"]
     explore = table[table["claim"].str.contains("Table 3")].iloc[0]
     assert explore["paper's numbers"].startswith("CityScapes: best FAMO (0.00), IMTL-G +0.10 Δm behind")
     assert explore["our evidence"] == "not run at this profile"

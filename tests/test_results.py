@@ -230,6 +230,7 @@ def test_every_claim_is_one_object_with_a_rule_and_its_chapters():
     assert len(CLAIMS_BY_ID) == len(CLAIMS)
     for claim in CLAIMS:
         assert claim.text and claim.where and len(claim.rule) > 20
+        assert 0 < len(claim.title.split()) <= 8  # a few words for the compact table
         assert claim.chapters and set(claim.chapters) <= {*CHAPTERS, "runtime"}
     assert [c.id for c in CLAIMS if not c.in_paper] == ["keeps_tasks"]
 

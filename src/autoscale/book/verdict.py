@@ -335,10 +335,10 @@ def _resolution(tables: Mapping[str, Mapping[Any, Mapping[int, float]]]) -> str:
 class Claim:
     """One claim, declared once: where it is made, what it says, the paper's note on its setup, the
     rule (``rule``, applied by ``judge`` to the :class:`Evidence`), what it reads (:data:`READS`), the
-    paper's numbers (computed from its tables, None where it prints none), and the book's chapters
-    whose figures show our evidence. ``paired`` says that the verdict rests on Δm differences paired
-    over seeds (then the row gives the smallest difference they resolve); ``in_paper`` False marks a
-    finding of this book, beyond the paper."""
+    paper's numbers (computed from its tables, None where it prints none), the book's chapters whose
+    figures show our evidence, and ``title``, the claim in a few words. ``paired`` says that the
+    verdict rests on Δm differences paired over seeds (then the row gives the smallest difference
+    they resolve); ``in_paper`` False marks a finding of this book, beyond the paper."""
 
     id: str
     where: str
@@ -351,6 +351,7 @@ class Claim:
     chapters: tuple[str, ...] = ()
     paired: bool = False
     in_paper: bool = True
+    title: str = ""  # the claim in a few words, for the compact table
 
     def __post_init__(self) -> None:
         if self.reads not in READS:
@@ -415,6 +416,8 @@ class Claim:
         else:
             text, verdict = self.judge(evidence)
         return {
+            "in short": self.title,
+            "where": self.where,
             "claim": f"{self.text} ({self.where})",
             "paper's numbers": self.paper_column(),
             "our evidence": text,
@@ -426,7 +429,7 @@ class Claim:
         }
 
 
-def _ablation_claim(name: str, where: str, text: str, note: str, rule: str, judge: Callable) -> Claim:
+def _ablation_claim(name: str, title: str, where: str, text: str, note: str, rule: str, judge: Callable) -> Claim:
     return Claim(
         name,
         where,
@@ -438,6 +441,7 @@ def _ablation_claim(name: str, where: str, text: str, note: str, rule: str, judg
         paper_numbers=(lambda: paper_comparison.ablation_figures(name)) if name != "alpha" else None,
         chapters=("ablations",),
         paired=True,
+        title=title,
     )
 
 
@@ -459,6 +463,7 @@ CLAIMS: tuple[Claim, ...] = (
         "Figs. 2-3: 19 weight sets on CityScapes (Figs. 10-13: 16 on NuScenes and on NYUv2), visual trends; no "
         "correlation coefficients printed.",
         chapters=("ls_sweep", "mto_metrics"),
+        title="Good weights show the signature metrics",
     ),
     Claim(
         "uninformative",
@@ -469,6 +474,7 @@ CLAIMS: tuple[Claim, ...] = (
         "metrics",
         "Figs. 2-3, qualitative; no numbers printed.",
         chapters=("ls_sweep",),
+        title="Cosine and loss rate are uninformative",
     ),
     Claim(
         "beats_mtos",
@@ -483,6 +489,7 @@ CLAIMS: tuple[Claim, ...] = (
         paper_numbers=paper_comparison.beats_mtos_figures,
         chapters=("main_results",),
         paired=True,
+        title="AutoScale beats most MTOs",
     ),
     Claim(
         "near_searched",
@@ -496,6 +503,7 @@ CLAIMS: tuple[Claim, ...] = (
         paper_numbers=paper_comparison.near_searched_figures,
         chapters=("main_results", "weight_search"),
         paired=True,
+        title="AutoScale is close to the searched weights",
     ),
     Claim(
         "step_time",
@@ -510,9 +518,11 @@ CLAIMS: tuple[Claim, ...] = (
         "gradient-manipulating MTOs take about 3x the training time of LS on NuScenes.",
         paper_numbers=paper_comparison.step_time_figures,
         chapters=("runtime",),
+        title="AutoScale's step costs little more than LS",
     ),
     _ablation_claim(
         "alpha",
+        "A short exploration (α = 0.2) suffices",
         "Fig. 6",
         "A short exploration suffices: the default α = 0.2 performs as well as longer exploration at a fraction "
         "of its cost.",
@@ -523,6 +533,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     _ablation_claim(
         "explore",
+        "IMTL-G is among the best explorers",
         "Table 3, Fig. 7",
         "IMTL-G (the default) is among the best exploration methods.",
         "CityScapes only; mean of 3 seeds.",
@@ -532,6 +543,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     _ablation_claim(
         "cost",
+        "Equal |g| is the best cost",
         "Table 4",
         "Equal gradient magnitude (the default) is the best cost function.",
         "Mean of 3 seeds per cell.",
@@ -541,6 +553,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     _ablation_claim(
         "predictor",
+        "L.E. is the best predictor",
         "Table 5",
         "Linear extrapolation (L.E., the default) is the best predictor by mean rank across benchmarks.",
         "At γ = 0.5; MR = mean rank of Δm over the three datasets, as printed.",
@@ -559,6 +572,7 @@ CLAIMS: tuple[Claim, ...] = (
         "main",
         "Fig. 8, qualitative; no numbers printed.",
         chapters=("autoscale_walkthrough",),
+        title="AutoScale's metrics follow good weights",
     ),
     Claim(
         "keeps_tasks",
@@ -570,6 +584,7 @@ CLAIMS: tuple[Claim, ...] = (
         "windows",
         chapters=("window_count",),
         in_paper=False,
+        title="The default exploration keeps every task",
     ),
 )
 CLAIMS_BY_ID = {claim.id: claim for claim in CLAIMS}
@@ -578,3 +593,11 @@ CLAIMS_BY_ID = {claim.id: claim for claim in CLAIMS}
 def verdict_table(evidence: Evidence) -> pd.DataFrame:
     """One row per claim of :data:`CLAIMS`, in its order (:meth:`Claim.row`)."""
     return pd.DataFrame([claim.row(evidence) for claim in CLAIMS])
+
+
+def compact_verdict(table: pd.DataFrame) -> pd.DataFrame:
+    """The answer in one screen: each claim in a few words, where the paper makes it, the verdict
+    and the smallest difference the evidence resolves (from :func:`verdict_table`)."""
+    return table[["in short", "where", "verdict", "smallest resolvable difference"]].rename(
+        columns={"in short": "claim", "where": "paper"}
+    )
