@@ -66,3 +66,12 @@ def test_four_task_figures_use_two_rows_of_two_panels():
         assert [ax.get_title() for ax in fig.axes] == tasks
         assert len({round(ax.get_position().y0, 3) for ax in fig.axes}) == 2
         assert len(fig.legends) == 1
+
+
+def test_ticks_on_a_log_axis_keep_their_distance():
+    from autoscale.book.plots.layout import spaced_ticks
+
+    # The search-cost figure's costs: 22, 24 and 27 runs would print as one smudge.
+    assert spaced_ticks([24, 3, 22, 27, 57, 209, 22]) == [3, 22, 57, 209]
+    assert spaced_ticks([1, 2, 3, 4], ratio=2) == [1, 2, 4]  # a value exactly `ratio` times the last is kept
+    assert spaced_ticks([]) == []

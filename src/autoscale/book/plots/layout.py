@@ -30,3 +30,13 @@ def panel_grid(n: int, max_columns: int = 3, panel_size: tuple[float, float] = (
 def legend_below(fig: Figure, handles: Sequence, labels: Sequence[str], max_columns: int = 4) -> None:
     """One legend for the whole figure, centred under the panels."""
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), max_columns), fontsize=8)
+
+
+def spaced_ticks(values: Sequence[float], ratio: float = 1.3) -> list[float]:
+    """The sorted distinct ``values`` thinned for a log axis: a value is kept when it is at least
+    ``ratio`` times the last kept one, so that tick labels do not run together ("22 24 27")."""
+    kept: list[float] = []
+    for value in sorted(set(values)):
+        if not kept or value >= kept[-1] * ratio:
+            kept.append(value)
+    return kept

@@ -12,6 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from autoscale.book.paired import mean_interval
+from autoscale.book.plots.layout import spaced_ticks
 from autoscale.book.weight_search import APPROACH_LABELS, WeightSearch, pbt_lineage
 
 APPROACH_STYLES = {
@@ -44,7 +45,7 @@ def plot_search_cost(searches: Mapping[str, WeightSearch]) -> Figure:
                 capsize=3, label=APPROACH_LABELS[approach], ls="none",
             )  # fmt: skip
         ax.set_xscale("log")
-        ticks = sorted(set(runs.values()))
+        ticks = spaced_ticks(list(runs.values()))
         ax.set_xticks(ticks, [f"{t:.0f}" for t in ticks])
         ax.minorticks_off()
         ax.set(xlabel="runs trained (all seeds)", ylabel="test Δm (%)  ↓ better", title=benchmark)
