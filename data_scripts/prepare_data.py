@@ -1,8 +1,9 @@
 """Prepare the offline data under a data root: MultiMNIST and the procedural scenes.
 
 MultiMNIST's three splits are built with their defaults (autoscale.training.datasets.multimnist.load_split). The
-scenes (indoor and street, train/val/test, seed 0) are rendered at the sizes of each requested
-profile (autoscale.training.datasets.scene_datasets.SCENE_SIZES); rendering is incremental, so re-running, or
+scenes (indoor and street, train/val/test, seed 0) are rendered at the sizes each requested run profile
+uses (its data profile in autoscale.training.datasets.scene_datasets.SCENE_SIZES, with the image size the run
+profile may set, autoscale.experiments.profiles.PROFILE_SETTINGS); rendering is incremental, so re-running, or
 asking for a bigger profile later, only renders what is missing. Real NYUv2 / CityScapes are not
 offline: see download_nyuv2.py and download_cityscapes.py.
 
@@ -17,17 +18,24 @@ import sys
 import time
 from pathlib import Path
 
+from autoscale.experiments.profiles import PROFILE_SETTINGS, PROFILES
 from autoscale.training.datasets.multimnist import SPLITS, load_split
 from autoscale.training.datasets.scene_datasets import SCENE_SIZES, TASKS, ensure_scenes
 
 
 def profiles(requested: list[str] | None) -> list[str]:
-    """smoke, then the requested profiles, in SCENE_SIZES order, without repeats."""
+    """smoke, then the requested profiles, in PROFILES order, without repeats."""
     wanted = {"smoke", *(requested or ())}
-    unknown = wanted - set(SCENE_SIZES)
+    unknown = wanted - set(PROFILES)
     if unknown:
-        raise SystemExit(f"unknown profile(s) {sorted(unknown)}; valid: {', '.join(SCENE_SIZES)}")
-    return [p for p in SCENE_SIZES if p in wanted]
+        raise SystemExit(f"unknown profile(s) {sorted(unknown)}; valid: {', '.join(PROFILES)}")
+    return [p for p in PROFILES if p in wanted]
+
+
+def scene_sizes(profile: str, kind: str) -> dict[str, int]:
+    """Image size and scenes per split that the runs of ``scenes-{kind}`` at run profile ``profile`` read."""
+    data = PROFILE_SETTINGS[f"scenes-{kind}"][profile].get("data", {})
+    return {**SCENE_SIZES[data.get("profile", profile)], **{k: data[k] for k in ("height", "width") if k in data}}
 
 
 def prepare_multimnist(root: Path) -> None:
@@ -39,8 +47,8 @@ def prepare_multimnist(root: Path) -> None:
 
 
 def prepare_scenes(root: Path, profile: str, workers: int) -> None:
-    sizes = SCENE_SIZES[profile]
     for kind in TASKS:
+        sizes = scene_sizes(profile, kind)
         start = time.perf_counter()
         for split in ("train", "val", "test"):
             ensure_scenes(root, kind, split, sizes[split], sizes["height"], sizes["width"], seed=0, workers=workers)
@@ -55,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, required=True, help="data root (the Makefile's DATA_ROOT)")
     parser.add_argument(
-        "--profile", action="append", choices=list(SCENE_SIZES), help="scene sizes to render (repeatable; smoke always)"
+        "--profile", action="append", choices=list(PROFILES), help="run profile to render scenes for (repeatable)"
     )
     parser.add_argument(
         "--workers", type=int, default=min(os.cpu_count() or 1, 8), help="rendering processes (default: cores, max 8)"

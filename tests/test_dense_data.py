@@ -379,3 +379,35 @@ def test_real_renderer_round_trip(tmp_path):
     assert torch.equal(targets["semantic"], torch.from_numpy(scene["semantic"][0].astype(np.int64)))
     assert torch.equal(targets["depth"][0], torch.from_numpy(scene["depth"][0]))
     assert torch.equal(targets["instance"][0], torch.from_numpy(scene["instance"][0] > 0).float())
+
+
+def test_small_splits_are_read_from_disk_once_and_large_ones_every_time(tmp_path, monkeypatch):
+    from autoscale.training.datasets import mtan
+
+    _write_nyuv2(tmp_path)
+    train = build_dataset("nyuv2", "train", root=tmp_path, val_size=2, augment=True)
+    first = [train.load(i) for i in range(len(train))]
+    # Augmentation still draws anew on every read of a kept sample, as from disk.
+    monkeypatch.setattr(mtan, "CACHE_BYTES", 0)
+    from_disk = build_dataset("nyuv2", "train", root=tmp_path, val_size=2, augment=True)
+    torch.manual_seed(0)
+    expected = [from_disk[0] for _ in range(3)]
+    torch.manual_seed(0)
+    got = [train[0] for _ in range(3)]
+    for (x, t), (y, u) in zip(expected, got, strict=True):
+        assert torch.equal(x, y) and all(torch.equal(t[k], u[k]) for k in t)
+    for folder in ("image", "depth", "label", "normal"):
+        for f in (tmp_path / "nyuv2" / "train" / folder).glob("*.npy"):
+            f.unlink()  # a kept split no longer needs its files
+    again = [train.load(i) for i in range(len(train))]
+    assert all(a is not b and all(torch.equal(a[k], b[k]) for k in a) for a, b in zip(first, again, strict=True))
+    # Callers replace entries of the dict they get; the kept sample must not change.
+    train.load(0)["depth"] = torch.zeros(1)
+    assert torch.equal(train.load(0)["depth"], first[0]["depth"])
+
+    _write_nyuv2(tmp_path / "large")
+    large = build_dataset("nyuv2", "test", root=tmp_path / "large")
+    large.load(0)
+    (tmp_path / "large" / "nyuv2" / "val" / "image" / "0.npy").unlink()
+    with pytest.raises(FileNotFoundError):
+        large.load(0)

@@ -37,7 +37,7 @@ def test_hash_ignores_labels_but_not_settings():
 
 
 def test_unknown_profile_and_benchmark():
-    with pytest.raises(ValueError, match="smoke, cpu, full"):
+    with pytest.raises(ValueError, match="smoke, cpu, cpu-long, full"):
         profile_config("multimnist", "huge")
     with pytest.raises(ValueError, match="multimnist"):
         profile_config("imagenet", "cpu")
@@ -143,7 +143,7 @@ def test_weight_grid(k, n):
 
 def test_check_parameters_errors():
     check_parameters(profile="cpu", device="cuda", seeds=[0, 1], force=False, n_weights=3)
-    with pytest.raises(ValueError, match="smoke, cpu, full"):
+    with pytest.raises(ValueError, match="smoke, cpu, cpu-long, full"):
         check_parameters(profile="fast")
     with pytest.raises(TypeError, match="list of integers"):
         check_parameters(seeds="0,1")

@@ -31,9 +31,9 @@ import pandas as pd
 from autoscale.book.paired import mean_interval, paired_difference
 from autoscale.book.results import delta_m_by_seed
 from autoscale.experiments.plans import (
-    WINDOW_STUDY_BENCHMARKS,
     autoscale_window,
     main_configs,
+    window_study_benchmarks,
     window_study_groups,
 )
 from autoscale.experiments.run_record import RunRecord, run_records
@@ -169,8 +169,8 @@ def run_window_study(
     available: Sequence[str], profile: str, device: str = "cpu", store: RunStore | None = None, force: bool = False
 ) -> dict[str, WindowStudy]:
     """Train (or read) the window-count study on the ``available`` benchmarks of
-    :data:`WINDOW_STUDY_BENCHMARKS`, in one batch."""
-    benchmarks = [b for b in WINDOW_STUDY_BENCHMARKS if b in available]
+    :func:`~autoscale.experiments.plans.window_study_benchmarks`, in one batch."""
+    benchmarks = [b for b in window_study_benchmarks(profile) if b in available]
     groups = window_study_groups(available, profile, device)
     records = sweep_groups(groups, store, force=force, desc="window-count study")
     out = {}

@@ -50,9 +50,9 @@ import torch
 
 from autoscale.experiments.plans import (
     EXTRA_METHODS,
-    WINDOW_STUDY_BENCHMARKS,
     ablation_groups,
     main_groups,
+    window_study_benchmarks,
     window_study_configs,
 )
 from autoscale.experiments.runs import run_stack
@@ -88,7 +88,7 @@ def tier_configs(tier: int, device: str, tiny: bool = False) -> list[RunConfig]:
     elif tier == 3:
         groups = ablation_groups(["multimnist", *scenes], full, device)
         for b in ("multimnist", *scenes):
-            if b in WINDOW_STUDY_BENCHMARKS:
+            if b in window_study_benchmarks(full):
                 groups.update({(b, *k): c for k, c in window_study_configs(b, full, device).items()})
     elif tier == 4:
         groups = main_groups(scenes, gpuday, device)

@@ -11,13 +11,14 @@ from typing import Any
 import numpy as np
 
 from autoscale.experiments.profiles import (
-    LS_SWEEP_SIZE,
     PROFILE_SETTINGS,
     REAL_DATA_BENCHMARKS,
     check_profile,
     linear_weight_grid,
+    ls_sweep_size,
     profile_config,
     profile_seeds,
+    study_seeds,
 )
 from autoscale.experiments.store import RunStore, config_hash, unique_configs
 from autoscale.methods import method_info, table_methods
@@ -40,13 +41,20 @@ class SweepPlan:
     stl_configs: list[RunConfig]
 
 
-def ls_sweep_plan(benchmark: str, profile: str, device: str = "cpu", n_weights: int | None = None) -> SweepPlan:
-    """The profile's weight grid (``LS_SWEEP_SIZE``) and seeds (:func:`profile_seeds`) for ``benchmark``."""
+def ls_sweep_plan(
+    benchmark: str,
+    profile: str,
+    device: str = "cpu",
+    n_weights: int | None = None,
+    seeds: Sequence[int] | None = None,
+) -> SweepPlan:
+    """The profile's weight grid (:func:`~autoscale.experiments.profiles.ls_sweep_size`) and seeds
+    (:func:`profile_seeds`) for ``benchmark``, unless ``n_weights`` and ``seeds`` say otherwise."""
     from autoscale.training.tasks import build_tasks
 
     task_names = [t.name for t in build_tasks(benchmark)]
-    seeds = profile_seeds(benchmark, profile)
-    weight_sets = linear_weight_grid(len(task_names), n_weights or LS_SWEEP_SIZE[profile])
+    seeds = profile_seeds(benchmark, profile) if seeds is None else list(seeds)
+    weight_sets = linear_weight_grid(len(task_names), n_weights or ls_sweep_size(profile, len(task_names)))
     ls_configs = [
         profile_config(benchmark, profile, device=device, method="linear", seed=seed, method_options={"weights": w})
         for w in weight_sets
@@ -96,6 +104,17 @@ AUTOSCALE_WINDOW: dict[str, dict[str, int]] = {
         "scenes-street": 10,
         "scenes-indoor": 10,
         # The real datasets' cpu runs are 96 (NYUv2) and 128 (CityScapes) steps: α T = 19 or 25.
+        "nyuv2": 3,
+        "cityscapes": 4,
+        "cityscapes3": 4,
+    },
+    # The paper's regime on CPU: runs of 1000 (MultiMNIST) and 1200 (scenes) steps, so that τ = 10
+    # gives 20 and 24 windows in α T = 200 and 240 steps.
+    "cpu-long": {
+        "multimnist": 10,
+        "multifashion": 10,
+        "scenes-street": 10,
+        "scenes-indoor": 10,
         "nyuv2": 3,
         "cityscapes": 4,
         "cityscapes3": 4,
@@ -159,29 +178,40 @@ ABLATIONS: dict[str, Ablation] = {
 # Benchmarks and seeds of each ablation per profile. At cpu the ablations run on MultiMNIST only (a
 # scenes run costs about as much as a MultiMNIST run, and the scenes' three-seed main tables already
 # take half of the cpu book's budget), with three seeds so that each value is compared with the
-# default on paired seeds. At full every ablation runs on every benchmark.
+# default on paired seeds. At cpu-long, full and gpuday every ablation runs on every benchmark, at
+# cpu-long with the main tables' seeds.
+_EVERY_BENCHMARK = ("multimnist", "scenes-street", "scenes-indoor")
 ABLATION_BENCHMARKS: dict[str, dict[str, tuple[str, ...]]] = {
     "smoke": {name: ("multimnist",) for name in ABLATIONS},
     "cpu": {name: ("multimnist",) for name in ABLATIONS},
-    "full": {name: ("multimnist", "scenes-street", "scenes-indoor") for name in ABLATIONS},
-    "gpuday": {name: ("multimnist", "scenes-street", "scenes-indoor") for name in ABLATIONS},
+    "cpu-long": {name: _EVERY_BENCHMARK for name in ABLATIONS},
+    "full": {name: _EVERY_BENCHMARK for name in ABLATIONS},
+    "gpuday": {name: _EVERY_BENCHMARK for name in ABLATIONS},
 }
 ABLATION_SEEDS: dict[str, list[int]] = {"smoke": [0], "cpu": [0, 1, 2], "full": [0, 1, 2], "gpuday": [0, 1, 2]}
 
+
+def ablation_seeds(benchmark: str, profile: str) -> list[int]:
+    """Seeds of every ablation row of ``benchmark`` at ``profile`` (at cpu-long, the main tables')."""
+    check_profile(profile)
+    return profile_seeds(benchmark, profile) if profile == "cpu-long" else list(ABLATION_SEEDS[profile])
+
+
 # How many exploration windows does AutoScale need (beyond the paper)? The count is varied two ways,
-# on MultiMNIST and the street scenes, over the profile's seeds:
+# on the benchmarks of WINDOW_STUDY_TAUS[profile], over the profile's seeds:
 # - shorter windows over the same exploration (α T steps at the default α): AutoScale trained to the
 #   end with its default predictor, so that Δm is measured at each count; keyed ("tau", τ), from
 #   three windows to fifty and more (the profile's own τ is the main table's run);
 # - a longer exploration at the profile's τ: AutoScale with α = 1 explores all run long and records
 #   every window; the prediction from its first n windows is the one an exploration of n τ steps
 #   makes (phase 2 aside), computed afterwards for every predictor; keyed ("explore_all", τ).
-WINDOW_STUDY_BENCHMARKS = ("multimnist", "scenes-street")
 _FULL_TAUS = {"multimnist": (390, 100, 20), "scenes-street": (330, 100, 20)}
 WINDOW_STUDY_TAUS: dict[str, dict[str, tuple[int, ...]]] = {
     "smoke": {"multimnist": (), "scenes-street": ()},
     # α T = 158 (MultiMNIST) and 60 (street) steps: 3, 6 (main), 13, 26, 52 and 3, 6 (main), 12, 30, 60 windows.
     "cpu": {"multimnist": (50, 12, 6, 3), "scenes-street": (20, 5, 2, 1)},
+    # α T = 200 (MultiMNIST) and 240 (scenes) steps: 5, 10, 20 (main), 40 and 6, 12, 24 (main), 48 windows.
+    "cpu-long": {b: (40, 20, 5) for b in _EVERY_BENCHMARK},
     # α T = 1176 and 1000 steps: 3, 11, 23 (main), 58 and 3, 10, 20 (main), 50 windows.
     "full": _FULL_TAUS,
     "gpuday": _FULL_TAUS,
@@ -227,7 +257,7 @@ def ablation_configs(benchmark: str, profile: str, name: str, device: str = "cpu
     out = {}
     for value in ablation.values:
         configs = []
-        for seed in ABLATION_SEEDS[profile]:
+        for seed in ablation_seeds(benchmark, profile):
             if name == "alpha" and value == 1.0:
                 configs.append(method_config(benchmark, profile, DEFAULTS["explore"], seed, device))
             else:
@@ -251,12 +281,17 @@ def window_study_configs(benchmark: str, profile: str, device: str = "cpu") -> d
     return groups
 
 
+def window_study_benchmarks(profile: str) -> tuple[str, ...]:
+    """The benchmarks of the window-count study at ``profile``."""
+    return tuple(WINDOW_STUDY_TAUS[profile])
+
+
 def window_study_groups(available: Sequence[str], profile: str, device: str = "cpu") -> dict[tuple, list[RunConfig]]:
     """The window-count chapter's runs on the ``available`` benchmarks of
-    :data:`WINDOW_STUDY_BENCHMARKS`, keyed (benchmark, "tau", τ) (the profile's τ is the main
+    :func:`window_study_benchmarks`, keyed (benchmark, "tau", τ) (the profile's τ is the main
     table's AutoScale run), (benchmark, "explore_all", τ) and (benchmark, "stl")."""
     groups: dict[tuple, list[RunConfig]] = {}
-    for b in (b for b in WINDOW_STUDY_BENCHMARKS if b in available):
+    for b in (b for b in window_study_benchmarks(profile) if b in available):
         groups.update({(b, *key): configs for key, configs in window_study_configs(b, profile, device).items()})
         groups[b, "tau", autoscale_window(b, profile)] = main_configs(b, profile, device, ["autoscale"])["autoscale"]
         groups[b, "stl"] = ls_sweep_plan(b, profile, device=device).stl_configs
@@ -269,21 +304,33 @@ def window_study_groups(available: Sequence[str], profile: str, device: str = "c
 CAPACITY_WIDTHS: dict[str, tuple[float, ...]] = {
     "smoke": (0.5, 1.0),
     "cpu": (0.5, 1.0, 2.0),
+    "cpu-long": (0.5, 1.0, 2.0),
     "full": (0.5, 1.0, 2.0, 4.0),
     "gpuday": (0.5, 1.0, 2.0, 4.0),
 }
 CAPACITY_BENCHMARKS: dict[str, tuple[str, ...]] = {
     "smoke": ("multimnist",),
     "cpu": ("multimnist",),
+    "cpu-long": ("multimnist",),
     "full": ("multimnist", "scenes-street", "scenes-indoor"),
     "gpuday": ("multimnist",),
 }
+# At cpu-long the study sweeps 9 weight sets (the cpu grid, a subset of cpu-long's 19 for two tasks, so
+# that width 1 reuses the book's runs) on study_seeds (three), not the main tables' eleven seeds.
+CAPACITY_SWEEP_SIZE: dict[str, int | None] = {"cpu-long": 9}
 
 
 def capacity_plan(benchmark: str, profile: str, width: float, device: str = "cpu") -> SweepPlan:
-    """:func:`ls_sweep_plan` with the model's widths multiplied by ``width`` (``model={"width": w}``;
-    width 1 leaves the config, and so its hash, as the book's sweep has it)."""
-    plan = ls_sweep_plan(benchmark, profile, device=device)
+    """:func:`ls_sweep_plan` (:data:`CAPACITY_SWEEP_SIZE` weight sets on :func:`study_seeds`) with the
+    model's widths multiplied by ``width`` (``model={"width": w}``; width 1 leaves the config, and so its
+    hash, as the book's sweep has it)."""
+    plan = ls_sweep_plan(
+        benchmark,
+        profile,
+        device=device,
+        n_weights=CAPACITY_SWEEP_SIZE.get(profile),
+        seeds=study_seeds(benchmark, profile),
+    )
     if width == 1.0:
         return plan
 
@@ -310,7 +357,7 @@ def capacity_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
 # uniformly on the simplex {w >= 0, sum w = K}, each trained on the profile's first seed and ranked by
 # validation Δm (autoscale.experiments.selection); the winner is then trained on the other seeds, so
 # that its test Δm is a mean over all seeds like every other row. The search costs 20 runs.
-RANDOM_SEARCH_TRIALS: dict[str, int] = {"smoke": 3, "cpu": 20, "full": 20, "gpuday": 20}
+RANDOM_SEARCH_TRIALS: dict[str, int] = {"smoke": 3, "cpu": 20, "cpu-long": 20, "full": 20, "gpuday": 20}
 # Fixes the draws of every benchmark and profile (the paper's arXiv number, 2508).
 RANDOM_SEARCH_SEED = 2508
 
@@ -388,12 +435,12 @@ class PBTConfig:
 # Per profile, the population, matched to the other searches' budgets at cpu and full (grid 9 or 19
 # sets x 3 seeds, random search 20 + 2 runs; PBT 8 members x 3 seeds = 24 runs); the ready interval
 # gives about five exploit rounds per run.
-BOOK_POPULATION: dict[str, int] = {"smoke": 4, "cpu": 8, "full": 8, "gpuday": 8}
+BOOK_POPULATION: dict[str, int] = {"smoke": 4, "cpu": 8, "cpu-long": 8, "full": 8, "gpuday": 8}
 EXPLOIT_ROUNDS = 5
 
 
 def book_search_configs(benchmark: str, profile: str, device: str = "cpu") -> list[PBTConfig]:
-    """The book's PBT searches of ``benchmark`` at ``profile``: one per seed of the profile, with
+    """The book's PBT searches of ``benchmark`` at ``profile``: one per seed of :func:`study_seeds`, with
     :data:`BOOK_POPULATION` members and a ready interval of max(1, epochs // EXPLOIT_ROUNDS) epochs."""
     epochs = profile_config(benchmark, profile, method="linear").epochs
     return [
@@ -405,7 +452,7 @@ def book_search_configs(benchmark: str, profile: str, device: str = "cpu") -> li
             seed=seed,
             device=device,
         )
-        for seed in profile_seeds(benchmark, profile)
+        for seed in study_seeds(benchmark, profile)
     ]
 
 
@@ -438,7 +485,13 @@ def ablation_groups(available: Sequence[str], profile: str, device: str = "cpu")
 # Overrides of the MultiMNIST profile for this chapter's run. Metrics are logged every step at
 # `smoke` (its run has only 8 steps); at `cpu` and `full` the run is the profile's own, so the
 # linear-scalarization chapters' equal-weight record (seed 0) is reused from the run store.
-METRIC_RUN_OVERRIDES: dict[str, dict[str, Any]] = {"smoke": {"metrics_every": 1}, "cpu": {}, "full": {}, "gpuday": {}}
+METRIC_RUN_OVERRIDES: dict[str, dict[str, Any]] = {
+    "smoke": {"metrics_every": 1},
+    "cpu": {},
+    "cpu-long": {},
+    "full": {},
+    "gpuday": {},
+}
 
 
 def metric_run_config(profile: str, device: str = "cpu") -> RunConfig:

@@ -17,7 +17,7 @@ from autoscale.experiments.store import RunStore, config_hash
 from autoscale.training.config import RunConfig
 
 # Strongest first: the book's default is the first whose records are complete for every chapter.
-PROFILE_STRENGTH = ("full", "cpu")
+PROFILE_STRENGTH = ("full", "cpu-long", "cpu")
 FALLBACK_PROFILE = "cpu"
 STATES = ("present", "missing", "stale", "corrupt")
 
