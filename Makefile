@@ -81,7 +81,9 @@ book-at: $(call DATA_STAMP,$(PROFILE))
 	executed=$$(date +%s); \
 	$(PY) book/prepare_notebooks.py && $(PY) book/vendor_mathjax.py && \
 	$(VENV)/bin/jupyter-book build . --config _config.yml --toc book/_toc.yml -W --keep-going || exit 1; \
-	echo "book at $(PROFILE): training $$((trained - start)) s, notebooks $$((executed - trained)) s, jupyter-book $$(( $$(date +%s) - executed )) s"
+	built=$$(date +%s); \
+	$(PY) book/print_pdf.py || exit 1; \
+	echo "book at $(PROFILE): training $$((trained - start)) s, notebooks $$((executed - trained)) s, jupyter-book $$((built - executed)) s, PDF $$(( $$(date +%s) - built )) s"
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
 verify: $(call DATA_STAMP,$(PROFILE))

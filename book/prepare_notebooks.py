@@ -7,6 +7,10 @@ touching the source notebooks: run by `make book` between papermill and jupyter-
   ``injected-parameters``) become one Markdown sentence stating the values the page was built with,
   read from the cells themselves (papermill's injected values override the defaults), followed by a
   "reproduce this page" box with the exact commands for those values.
+- The verdict chapter's cells tagged ``answer`` (its compact verdict table, the figure of AutoScale
+  against the rows it is compared with first, the findings) are copied to ``book/generated/answer.md``,
+  which the introduction includes: the book's first screen states what was found, computed by the
+  same cells as the chapter.
 
 Usage: ``python book/prepare_notebooks.py [NOTEBOOK ...]`` (default: every book/notebooks/*.ipynb).
 Running it again on a prepared notebook changes nothing.
@@ -22,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
+ANSWER = Path(__file__).resolve().parent / "generated" / "answer.md"
+ANSWER_NOTEBOOK = "verdict"
+ANSWER_TAG = "answer"
 PARAMETER_TAGS = ("parameters", "injected-parameters")
 HIDE_INPUT = "hide-input"
 #: The id of the sentence's cell (nbformat 4.5 cells need one).
@@ -109,6 +116,36 @@ def prepare(notebook: dict[str, Any], name: str | None = None) -> dict[str, Any]
     return out
 
 
+def _output_markdown(output: dict[str, Any]) -> str | None:
+    data = output.get("data", {})
+    if "text/html" in data:
+        # A CommonMark HTML block ends at a blank line: keep the HTML in one block.
+        lines = _source({"source": data["text/html"]}).splitlines()
+        return "\n".join(line for line in lines if line.strip())
+    if "text/markdown" in data:
+        return _source({"source": data["text/markdown"]})
+    return None
+
+
+def answer_markdown(notebook: dict[str, Any]) -> str:
+    """The Markdown of the executed notebook's cells tagged ``answer``, in order: a Markdown cell's
+    source, a code cell's HTML or Markdown outputs. Raises if no cell is tagged or a tagged code cell
+    has no such output (the introduction would lose its answer without saying so)."""
+    parts = []
+    tagged = [cell for cell in notebook["cells"] if ANSWER_TAG in _tags(cell)]
+    if not tagged:
+        raise ValueError(f"no cell of the notebook is tagged {ANSWER_TAG!r}")
+    for cell in tagged:
+        if cell["cell_type"] == "markdown":
+            parts.append(_source(cell).strip())
+            continue
+        shown = [text for text in map(_output_markdown, cell.get("outputs", [])) if text]
+        if not shown:
+            raise ValueError(f"the cell {cell.get('id')!r} tagged {ANSWER_TAG!r} has no HTML or Markdown output")
+        parts += shown
+    return "\n\n".join(parts) + "\n"
+
+
 def main(paths: list[str]) -> int:
     """Prepare the given executed notebooks in place (default: all of book/notebooks/)."""
     files = [Path(p) for p in paths] or sorted(NOTEBOOKS.glob("*.ipynb"))
@@ -119,6 +156,10 @@ def main(paths: list[str]) -> int:
         notebook = json.loads(path.read_text(encoding="utf-8"))
         prepared = prepare(notebook, path.stem)
         path.write_text(json.dumps(prepared, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        if path.stem == ANSWER_NOTEBOOK:
+            ANSWER.parent.mkdir(exist_ok=True)
+            ANSWER.write_text(answer_markdown(notebook), encoding="utf-8")
+            print(f"{ANSWER}: the verdict chapter's answer, for the introduction")
     print(f"prepared {len(files)} notebook(s): code hidden, parameters as one sentence with a reproduce box")
     return 0
 

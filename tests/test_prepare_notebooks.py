@@ -103,3 +103,24 @@ def test_the_page_says_how_to_reproduce_it_with_its_values(prep: ModuleType) -> 
     assert box.startswith(":::{admonition} Reproduce this page\n:class: tip\n") and box.endswith("\n:::")
     assert "`.venv/bin/papermill notebooks/main_results.ipynb main_results.ipynb -p profile cpu -p device cuda`" in box
     assert "`make book PROFILE=cpu DEVICE=cuda`" in box and "results/cpu/" in box
+
+
+def test_the_answer_cells_are_copied_for_the_introduction(prep: ModuleType) -> None:
+    figure = {"output_type": "display_data", "data": {"text/html": ["<div>\n", "\n", "<img src='x'>\n", "</div>"]}}
+    findings = {"output_type": "display_data", "data": {"text/markdown": "Of 3 claims: 3 partly."}}
+    notebook = {
+        "cells": [
+            cell("markdown", "# Verdict"),
+            cell("code", "table", ["answer"]) | {"outputs": [figure]},
+            cell("markdown", "Caption.", ["answer"]),
+            cell("code", "findings", ["answer"]) | {"outputs": [findings]},
+            cell("code", "other") | {"outputs": [findings]},
+        ]
+    }
+    # The HTML stays one block (no blank line inside), then the caption and the findings, in order.
+    assert prep.answer_markdown(notebook) == "<div>\n<img src='x'>\n</div>\n\nCaption.\n\nOf 3 claims: 3 partly.\n"
+    notebook["cells"][1]["outputs"] = []
+    with pytest.raises(ValueError, match="no HTML or Markdown output"):
+        prep.answer_markdown(notebook)
+    with pytest.raises(ValueError, match="no cell of the notebook is tagged"):
+        prep.answer_markdown({"cells": [cell("markdown", "x")]})

@@ -406,3 +406,61 @@ def test_keeps_every_task_names_the_exploration_length_from_which_le_keeps_every
     )
     default[1].data["method"]["final_weights"] = [1.2, 0.8]
     assert keeps_every_task({"bench": study})[1] == REPLICATED
+
+
+def test_the_answer_compares_autoscale_with_searched_unitary_and_the_best_mto():
+    import pandas as pd
+
+    from autoscale.book.answer import answer_differences, best_mto, findings, plot_answer
+
+    # Δm = 50 - a: UW at a = 50 (Δm 0), MGDA at 51 (-1) is the best MTO; AutoScale (52, 52.1, 51.9).
+    main = fake_main((52.0, 52.1, 51.9), {"uw": (50.0,) * 3, "mgda": (51.0,) * 3})
+    assert best_mto(main["bench"]) == "mgda"
+    frame = answer_differences(main).set_index("against")
+    # AutoScale − unitary = (-2, -2.1, -1.9) and − MGDA = (-1, -1.1, -0.9); − searched (1.5, 0.5) at
+    # Δm -2.5 = (0.5, 0.4, 0.6), half-width 4.3027 · 0.1 / √3 = 0.248.
+    assert frame.loc["unitary LS", "AutoScale − row (Δm)"] == pytest.approx(-2.0)
+    assert frame.loc["best MTO", "AutoScale − row (Δm)"] == pytest.approx(-1.0)
+    assert frame.loc["best MTO", "row"] == "MGDA"
+    searched = frame.loc["searched weights"]
+    assert (searched["AutoScale − row (Δm)"], searched["low"]) == (pytest.approx(0.5), pytest.approx(0.2516, abs=1e-3))
+    table = pd.DataFrame({"verdict": ["replicated", "partly", "partly"]})
+    text = findings(table, answer_differences(main))
+    assert text.startswith("Of the 3 claims of the verdict table: 2 partly, 1 replicated.")
+    assert "bench +0.50 (worse, resolved)" in text
+    fig = plot_answer(answer_differences(main))
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
+        "bench: Searched LS weights",
+        "bench: Unitary LS",
+        "bench: MGDA",
+    ]
+
+
+def test_the_verdict_chapter_has_a_section_per_claim_with_its_rule_and_chapters():
+    import pandas as pd
+
+    from autoscale.book.verdict import claim_sections
+
+    table = pd.DataFrame(
+        [
+            {
+                "in short": c.title,
+                "where": c.where,
+                "paper's numbers": "",
+                "our evidence": f"evidence {i}",
+                "why": c.rule,
+                "verdict": "partly",
+                "smallest resolvable difference": "0.5 Δm" if c.paired else "",
+                "what would change this verdict": "",
+                "evidence read": "profile cpu",
+            }
+            for i, c in enumerate(CLAIMS)
+        ]
+    )
+    text = claim_sections(table)
+    sections = text.split("\n\n### ")
+    assert len(sections) == len(CLAIMS) and text.startswith(f"### {CLAIMS[0].title}: partly")
+    for claim, section in zip(CLAIMS, sections, strict=True):
+        assert claim.rule in section and claim.text in section and "none printed" in section
+        assert ("Smallest resolvable difference" in section) == claim.paired
+        assert all(f"]({c}.html)" in section for c in claim.chapters)

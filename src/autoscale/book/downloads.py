@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from pandas.io.formats.style import Styler
 
 LINK_CLASS = "autoscale-download"
@@ -46,6 +47,13 @@ def figure_files(fig: Figure) -> tuple[bytes, bytes]:
     return png.getvalue(), svg.getvalue()
 
 
+def smallest_text_px(fig: Figure) -> float:
+    """The height in pixels of the figure's smallest visible text in its PNG (font size in points times
+    the figure's dots per inch / 72): the browser test scales it by the image's width on the page."""
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes, default=float("inf")) * fig.dpi / 72
+
+
 class Downloads:
     """The formatters of one chapter: each numbers its tables and figures in display order."""
 
@@ -63,7 +71,10 @@ class Downloads:
         png, svg = figure_files(fig)
         name = f"{self.chapter}-figure-{next(self.figures)}.svg"
         encoded = base64.b64encode(png).decode("ascii")
-        image = f'<img src="data:image/png;base64,{encoded}" alt="{html.escape(name)}" style="max-width: 100%">'
+        image = (
+            f'<img src="data:image/png;base64,{encoded}" alt="{html.escape(name)}" style="max-width: 100%" '
+            f'data-text-px="{smallest_text_px(fig):.1f}">'
+        )
         return image + download_link(svg, name, "image/svg+xml", f"Download this figure (SVG): {name}")
 
 

@@ -601,3 +601,32 @@ def compact_verdict(table: pd.DataFrame) -> pd.DataFrame:
     return table[["in short", "where", "verdict", "smallest resolvable difference"]].rename(
         columns={"in short": "claim", "where": "paper"}
     )
+
+
+def claim_sections(table: pd.DataFrame) -> str:
+    """The verdict chapter's body in Markdown: one short section per claim (its few-word title and
+    verdict, where the paper makes it, the claim, the paper's numbers, our evidence, the rule, the
+    smallest resolvable difference, what would change the verdict, and links to the chapters whose
+    tables and figures decide it), in :data:`CLAIMS` order; ``table`` is :func:`verdict_table`'s."""
+    sections = []
+    for claim, (_, row) in zip(CLAIMS, table.iterrows(), strict=True):
+        paper = row["paper's numbers"] or "none printed"
+        links = ", ".join(f"[{c.replace('_', ' ')}]({c}.html)" for c in claim.chapters)
+        lines = [
+            f"### {row['in short']}: {row['verdict']}",
+            "",
+            f"*{row['where']}.* {claim.text}",
+            "",
+            f"- **The paper's numbers.** {paper}",
+            f"- **Our evidence.** {row['our evidence']}",
+            f"- **Rule.** {row['why']}",
+        ]
+        if row["smallest resolvable difference"]:
+            lines.append(f"- **Smallest resolvable difference.** {row['smallest resolvable difference']}")
+        if row["what would change this verdict"]:
+            lines.append(f"- **What would change this verdict.** {row['what would change this verdict']}")
+        lines.append(f"- **Runs read.** {row['evidence read']}")
+        if links:
+            lines.append(f"- **The tables and figures that decide it.** {links}")
+        sections.append("\n".join(lines))
+    return "\n\n".join(sections)

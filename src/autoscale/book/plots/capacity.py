@@ -50,13 +50,13 @@ def plot_capacity(studies: Mapping[str, CapacityStudy]) -> Figure:
         )
         ax_gain.set_xticks(widths, [width_label(w) for w in widths])
         ax_gain.minorticks_off()
-        ax_gain.legend(fontsize=7)
+        ax_gain.legend()
         runs = study.conflict_runs()
         layers = [c for c in runs.columns if c not in ("width", "weight set", "seed", "Δm")]
         for w, group in runs.groupby("width"):
             ax_conflict.plot(range(len(layers)), group[layers].mean().to_numpy(), marker="o", label=width_label(w))
-        ax_conflict.set_xticks(range(len(layers)), layers, rotation=30, ha="right", fontsize=7)
+        ax_conflict.set_xticks(range(len(layers)), layers, rotation=30, ha="right")
         ax_conflict.set(ylabel="share of conflicting task pairs", title="gradient conflict per layer", ylim=(0, 1))
         if layers:
-            ax_conflict.legend(fontsize=7)
+            ax_conflict.legend()
     return fig

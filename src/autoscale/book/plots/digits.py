@@ -17,6 +17,6 @@ def plot_digit_pairs(dataset: Dataset, n: int = 16, columns: int = 8) -> Figure:
             continue
         image, labels = dataset[i]
         ax.imshow(image[0], cmap="gray")
-        ax.set_title(f"{int(labels['left'])} | {int(labels['right'])}", fontsize=9)
+        ax.set_title(f"{int(labels['left'])} | {int(labels['right'])}")
     fig.tight_layout()
     return fig

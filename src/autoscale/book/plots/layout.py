@@ -29,7 +29,7 @@ def panel_grid(n: int, max_columns: int = 3, panel_size: tuple[float, float] = (
 
 def legend_below(fig: Figure, handles: Sequence, labels: Sequence[str], max_columns: int = 4) -> None:
     """One legend for the whole figure, centred under the panels."""
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), max_columns), fontsize=8)
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), max_columns))
 
 
 def spaced_ticks(values: Sequence[float], ratio: float = 1.3) -> list[float]:

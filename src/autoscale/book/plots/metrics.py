@@ -117,7 +117,6 @@ def _draw_metric_box(ax: Axes, problem: ToyProblem, values: Mapping[str, float |
             transform=ax.transAxes,
             ha="center",
             va="top",
-            fontsize=9,
             color="C3" if highlight else "0.3",
             fontweight="bold" if highlight else "normal",
         )
@@ -153,9 +152,9 @@ def plot_training_issues(problems: Mapping[str, ToyProblem]) -> Figure:
         _log_if_wide(ax_loss, traj.losses)
         ax_loss.set(xlabel="step", ylabel="task loss $l_i$" if col == 0 else None)
         ax_loss.grid(alpha=0.3, which="both")
-    axes[2, 0].legend(fontsize=8)
+    axes[2, 0].legend()
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=9)
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
     return fig
 
 
@@ -190,9 +189,9 @@ def plot_weight_dependence(
             # The full range, so that a weight-invariant cosine reads as the flat line it is.
             ax.set_ylim(-1.05, 1.05)
         ax.set(title=titles.get(key, key), xlabel=xlabel)
-        ax.title.set_fontsize(9)
+        ax.title.set_fontsize(10)
         ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=8)
+    axes[0, 0].legend()
     return fig
 
 
@@ -220,7 +219,7 @@ def plot_run_metrics(record: RunRecord) -> Figure:
             _plot_noisy(ax, step, values[i], color=f"C{i}", label=task)
         _log_if_wide(ax, values)
         ax.set(title=title)
-    axes[0, 0].legend(fontsize=8)
+    axes[0, 0].legend()
     weights = np.stack([record.trajectory(f"weight_{i}") for i in range(len(task_names))])
     uniform = np.allclose(weights, weights[:1])
     for ax, key, title in [(axes[0, 3], "gms", "GMS"), (axes[1, 0], "cond", "condition number")]:
@@ -228,7 +227,7 @@ def plot_run_metrics(record: RunRecord) -> Figure:
         # With equal weights the raw metric is the weighted one: one line suffices.
         if not uniform:
             _plot_noisy(ax, step, record.trajectory(f"{key}_raw"), color="0.5", ls=":", label="raw $g_i$")
-            ax.legend(fontsize=8)
+            ax.legend()
         _log_if_wide(ax, record.trajectory(key))
         ax.set(title=title)
     spreads = [
@@ -265,5 +264,5 @@ def plot_loss_windows(window_metrics: Mapping[str, np.ndarray], task_names: Sequ
         ax.title.set_fontsize(10)
         ax.grid(alpha=0.3)
     axes[1].axhline(0, color="0.6", lw=0.8, ls=":")
-    axes[0].legend(fontsize=8)
+    axes[0].legend()
     return fig

@@ -134,7 +134,7 @@ def plot_alpha(tables: Mapping[str, pd.DataFrame]) -> Figure:
     ax_time.set(xlabel="exploration ratio α", ylabel=f"training time / (α = {default:g})", title="training time")
     for ax in (ax_dm, ax_time):
         ax.axvline(default, color="0.6", lw=0.8, ls=":")
-        ax.legend(fontsize=8)
+        ax.legend()
     return fig
 
 

@@ -32,7 +32,7 @@ def plot_step_ratios(benchmarks: dict[str, dict], rows: list[str]) -> Figure:
     ax.set_yticks(y, [method_label(row) for row in rows])
     ax.invert_yaxis()
     ax.set(xlabel="step time / unitary step", title="steady-state step time relative to unitary scalarization")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
@@ -49,7 +49,7 @@ def plot_cheap_study(study: dict) -> Figure:
     ax_w.set_xticks(range(len(cheap)), cheap)
     ax_w.set(ylabel="||ŵ - ŵ_exact|| / ||ŵ_exact||", title="final weights against the exact Gramian")
     ax_w.set_ylim(bottom=0)
-    ax_w.legend(fontsize=8)
+    ax_w.legend()
     means = [study["modes"][m]["delta_m_mean"] for m in modes]
     stds = [study["modes"][m]["delta_m_std"] for m in modes]
     ax_dm.errorbar(range(len(modes)), means, yerr=stds, fmt="o", capsize=3, color="k")

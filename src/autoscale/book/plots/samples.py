@@ -106,7 +106,7 @@ def plot_samples(
         for col, name in enumerate(targets, start=1):
             _draw(axes[row, col], name, values[name][row])
     for col, name in enumerate(columns):
-        axes[0, col].set_title(name, fontsize=9)
+        axes[0, col].set_title(name)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])

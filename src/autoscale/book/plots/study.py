@@ -76,9 +76,9 @@ def plot_delta_m_against_metrics(
         rho, low, high = spearman_bootstrap(table["Δm"], table[metric.key], n_boot=n_boot)
         ax.scatter(table[metric.key], table["Δm"], s=22, color="C0")
         xlabel = "log10 " + metric.label if metric.key == "cond" else metric.label
-        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_xlabel(xlabel)
         ax.xaxis.set_major_locator(MaxNLocator(4))  # narrow panels: long tick labels would run together
-        ax.set_title(f"ρ = {rho:.2f} [{low:.2f}, {high:.2f}]", fontsize=9)
+        ax.set_title(f"ρ = {rho:.2f} [{low:.2f}, {high:.2f}]")
     axes[0].set_ylabel("Δm (%)  ↓ better")
     if title:
         fig.suptitle(title)

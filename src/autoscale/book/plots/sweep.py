@@ -28,7 +28,7 @@ def plot_weight_sweep(
         )
         ax_metric.axhline(baseline[task], ls="--", lw=1, color=colour, label=f"{task}, single-task")
     ax_metric.set(xlabel=xlabel, ylabel=metric_label, title="per-task test performance")
-    ax_metric.legend(fontsize=8)
+    ax_metric.legend()
     ax_dm.errorbar(x, table["Δm"], yerr=table["Δm std"], marker="o", ms=4, capsize=2, color="k")
     best = int(np.argmin(table["Δm"].to_numpy()))
     ax_dm.scatter(
@@ -42,5 +42,5 @@ def plot_weight_sweep(
     )
     ax_dm.axhline(0, ls=":", lw=1, color="grey")
     ax_dm.set(xlabel=xlabel, ylabel="Δm (%)  ↓ better", title="Δm against single-task learning")
-    ax_dm.legend(fontsize=8)
+    ax_dm.legend()
     return fig

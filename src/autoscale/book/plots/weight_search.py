@@ -50,7 +50,7 @@ def plot_search_cost(searches: Mapping[str, WeightSearch]) -> Figure:
         ax.minorticks_off()
         ax.set(xlabel="runs trained (all seeds)", ylabel="test Δm (%)  ↓ better", title=benchmark)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
+    axes[0][0].legend()
     return fig
 
 
@@ -93,7 +93,7 @@ def _draw_per_task(
         for i, (name, w) in enumerate(references.items()):
             ax.axhline(w[k], color=f"C{i}", ls=":", lw=1.2, label=name)
         ax.set(xlabel="epoch", ylabel=f"w ({tasks[k]})", ylim=(0, len(tasks)))
-    axes[0].legend(fontsize=7)
+    axes[0].legend()
 
 
 def _draw_simplex(ax: Axes, result: Mapping, tasks: Sequence[str], references: Mapping[str, Sequence[float]]) -> None:
@@ -101,7 +101,7 @@ def _draw_simplex(ax: Axes, result: Mapping, tasks: Sequence[str], references: M
     cx, cy = _simplex_xy(corners)
     ax.plot([*cx, cx[0]], [*cy, cy[0]], color="k", lw=0.8)
     for x, y, name, (dx, dy) in zip(cx, cy, tasks, [(-0.03, -0.06), (0.03, -0.06), (0, 0.04)], strict=True):
-        ax.text(x + dx, y + dy, name, ha="center", fontsize=8)
+        ax.text(x + dx, y + dy, name, ha="center")
     for rows in _member_steps(result).values():
         x, y = _simplex_xy(np.array([r["weights"] for r in rows]))
         ax.plot(x, y, color="0.6", lw=0.8, marker=".", ms=3, alpha=0.7)
@@ -113,7 +113,7 @@ def _draw_simplex(ax: Axes, result: Mapping, tasks: Sequence[str], references: M
         ax.plot(rx, ry, marker="s", color=f"C{i}", ls="none", ms=6, label=name)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(loc="upper right")
 
 
 def plot_pbt_trajectories(

@@ -36,13 +36,13 @@ def plot_window_count(
             mean = linear.groupby("windows")[task].mean()
             ax_w.plot(mean.index, mean.to_numpy(), color=f"C{k}", lw=2, label=task)
         ax_w.set(xlabel="windows explored (α = 1 run, prefix)", ylabel="L.E. weight ŵ_i (sum K)", title=benchmark)
-        ax_w.legend(fontsize=7)
+        ax_w.legend()
         share = switch_off_share(prefix)
         for name, label in PREDICTOR_LABELS.items():
             colour, style = PREDICTOR_STYLES[name]
             ax_off.plot(share.index, share[label], color=colour, ls=style, label=label, marker=".", ms=3)
         ax_off.set(xlabel="windows explored", ylabel="share of seeds", title="a task switched off", ylim=(-0.05, 1.05))
-        ax_off.legend(fontsize=7)
+        ax_off.legend()
         table = tau_tables.get(benchmark)
         if table is not None:
             table = table[table["windows"] > 0]  # a run too short to close a window has no count to draw
