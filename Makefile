@@ -31,7 +31,8 @@ export AUTOSCALE_RESULTS_ROOT := $(RESULTS_ROOT)
 export OMP_NUM_THREADS ?= 2
 export OMP_WAIT_POLICY ?= PASSIVE
 
-# `make test` first fails on any committed cpu record that is stale or missing (`records status --strict`):
+# `make test` first fails on any committed cpu record that is stale or missing (`records status --strict`),
+# and on any stale cpu-long record (`--fresh`: cpu-long is trained chapter by chapter, so runs may be missing):
 # a change that stales records retrains them or restamps them (`records restamp`) in the same commit.
 # Committed cpu records that `make test` re-derives exactly, among those trained on this machine's kind
 # of CPU (records.cpu_kind: CPU kernels round differently per vendor and instruction set, so records of
@@ -92,6 +93,7 @@ verify: $(call DATA_STAMP,$(PROFILE))
 test: $(call DATA_STAMP,cpu)
 	$(VENV)/bin/ruff check src tests data_scripts
 	$(PY) -m autoscale records status --profile cpu --strict
+	$(PY) -m autoscale records status --profile cpu-long --fresh
 	bash .ci/pytest.sh
 	@for selection in $(TEST_VERIFY); do \
 	  $(PY) -m autoscale records verify --profile cpu --cheapest 1 --seed 0 --max-seconds 60 --same-cpu-kind $$selection || exit 1; \

@@ -223,8 +223,12 @@ def test_status_counts_and_default_profile(results_root: Path, monkeypatch: pyte
     assert record_status.default_profile() == "cpu"  # nothing is complete: the fallback
     assert main(["records", "status", "--profile", "cpu", "--strict"]) == 1
     assert "records train --profile cpu" in capsys.readouterr().out
+    assert main(["records", "status", "--profile", "cpu", "--fresh"]) == 0  # missing, but nothing stale
     run(tiny(seed=1), progress=False)
     assert record_status.store_status("cpu").clean
+    with monkeypatch.context() as patched:
+        patched.setattr(record_status.records, "is_stale", lambda record: True)
+        assert main(["records", "status", "--profile", "cpu", "--fresh"]) == 1
     assert record_status.default_profile() == "cpu"
     run(plans["full"][0], progress=False)
     assert record_status.default_profile() == "full"  # the strongest complete profile

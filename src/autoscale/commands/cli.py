@@ -248,6 +248,9 @@ def add_records_parser(commands: argparse._SubParsersAction) -> None:
         if action not in ("default-profile", "import"):
             sub.add_argument("--profile", default="cpu", choices=PROFILES)
     actions.choices["status"].add_argument("--strict", action="store_true", help="exit 1 unless complete and fresh")
+    actions.choices["status"].add_argument(
+        "--fresh", action="store_true", help="exit 1 on a stale or corrupt record (missing runs allowed)"
+    )
     actions.choices["train"].add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     actions.choices["train"].add_argument(
         "--workers", type=at_least(1), help="runs at once (default: $AUTOSCALE_WORKERS or 1)"

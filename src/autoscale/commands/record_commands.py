@@ -55,7 +55,7 @@ def absent_line() -> str | None:
     )
 
 
-def status(store: RunStore, profile: str, strict: bool) -> int:
+def status(store: RunStore, profile: str, strict: bool, fresh: bool = False) -> int:
     import pandas as pd
 
     report = store_status(profile, store)
@@ -80,7 +80,8 @@ def status(store: RunStore, profile: str, strict: bool) -> int:
     line = absent_line()
     if line:
         print(line)
-    return 1 if strict and not report.clean else 0
+    stale_or_corrupt = any(row["stale"] or row["corrupt"] for row in report.rows) or bool(report.problems)
+    return 1 if (strict and not report.clean) or (fresh and stale_or_corrupt) else 0
 
 
 def train(store: RunStore, profile: str, device: str, workers: int | None, engine: RayEngine | None = None) -> int:
@@ -301,7 +302,7 @@ def records_command(args: argparse.Namespace) -> int:
         print(default_profile(store))
         return 0
     if args.action == "status":
-        return status(store, args.profile, args.strict)
+        return status(store, args.profile, args.strict, args.fresh)
     if args.action == "train":
         return train(store, args.profile, args.device, args.workers, engine_from(args))
     if args.action == "verify":
