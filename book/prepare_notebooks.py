@@ -120,8 +120,9 @@ def _output_markdown(output: dict[str, Any]) -> str | None:
     data = output.get("data", {})
     if "text/html" in data:
         # A CommonMark HTML block ends at a blank line: keep the HTML in one block.
+        # The wrapper gives tables and figures the look the chapters' outputs have (tables.css).
         lines = _source({"source": data["text/html"]}).splitlines()
-        return "\n".join(line for line in lines if line.strip())
+        return '<div class="cell_output">' + "\n".join(line for line in lines if line.strip()) + "</div>"
     if "text/markdown" in data:
         return _source({"source": data["text/markdown"]})
     return None

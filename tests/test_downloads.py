@@ -51,3 +51,23 @@ def test_every_chapter_enables_its_downloads() -> None:
     for path in notebooks:
         code = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
         assert f'enable_downloads("{path.stem}")' in code, path.name
+
+
+def test_figures_are_drawn_at_most_the_column_wide_with_their_text_size():
+    import matplotlib.pyplot as plt
+    import pytest
+
+    from autoscale.book.downloads import MAX_WIDTH_INCHES, Downloads, smallest_text_px
+
+    fig, ax = plt.subplots(figsize=(2 * MAX_WIDTH_INCHES, 4))
+    ax.set_title("wide", fontsize=10)
+    ax.set_xlabel("x", fontsize=12)
+    html = Downloads("t").figure(fig)
+    assert tuple(fig.get_size_inches()) == pytest.approx((MAX_WIDTH_INCHES, 2.0))
+    # 10 pt at the figure's dpi, unchanged by the shrinking; the page scales it by width / natural width.
+    assert smallest_text_px(fig) == pytest.approx(10 * fig.dpi / 72)
+    assert f'data-text-px="{10 * fig.dpi / 72:.1f}"' in html
+    narrow, _ = plt.subplots(figsize=(4, 3))
+    Downloads("t").figure(narrow)
+    assert tuple(narrow.get_size_inches()) == (4, 3)
+    plt.close("all")

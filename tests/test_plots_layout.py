@@ -75,3 +75,14 @@ def test_ticks_on_a_log_axis_keep_their_distance():
     assert spaced_ticks([24, 3, 22, 27, 57, 209, 22]) == [3, 22, 57, 209]
     assert spaced_ticks([1, 2, 3, 4], ratio=2) == [1, 2, 4]  # a value exactly `ratio` times the last is kept
     assert spaced_ticks([]) == []
+
+
+def test_every_method_has_one_colour_of_its_own():
+    from autoscale.book.plots.layout import method_colour
+    from autoscale.methods import table_methods
+
+    rows = (*table_methods(), "searched", "random")
+    colours = [method_colour(m) for m in rows]
+    assert len(set(colours)) == len(rows)
+    assert method_colour("autoscale") == (0.0, 0.0, 0.0, 1.0)
+    assert method_colour("uw") == method_colour("uw")  # the same in every figure

@@ -118,7 +118,8 @@ def test_the_answer_cells_are_copied_for_the_introduction(prep: ModuleType) -> N
         ]
     }
     # The HTML stays one block (no blank line inside), then the caption and the findings, in order.
-    assert prep.answer_markdown(notebook) == "<div>\n<img src='x'>\n</div>\n\nCaption.\n\nOf 3 claims: 3 partly.\n"
+    html = "<div class=\"cell_output\"><div>\n<img src='x'>\n</div></div>"
+    assert prep.answer_markdown(notebook) == f"{html}\n\nCaption.\n\nOf 3 claims: 3 partly.\n"
     notebook["cells"][1]["outputs"] = []
     with pytest.raises(ValueError, match="no HTML or Markdown output"):
         prep.answer_markdown(notebook)

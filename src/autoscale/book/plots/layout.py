@@ -40,3 +40,17 @@ def spaced_ticks(values: Sequence[float], ratio: float = 1.3) -> list[float]:
         if not kept or value >= kept[-1] * ratio:
             kept.append(value)
     return kept
+
+
+def method_colour(method: str) -> tuple[float, float, float, float]:
+    """One colour per method id for every figure of the book: tab20 in the main tables' row order
+    (:func:`autoscale.methods.table_methods`, then the searched rows); AutoScale is black."""
+    from matplotlib import colormaps
+
+    from autoscale.methods import table_methods
+
+    if method == "autoscale":
+        return (0.0, 0.0, 0.0, 1.0)
+    order = [m for m in (*table_methods(), "searched", "random") if m != "autoscale"]
+    index = order.index(method) if method in order else len(order)
+    return colormaps["tab20"](index % 20)

@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
-from autoscale.book.plots.layout import legend_below, panel_grid
+from autoscale.book.plots.layout import legend_below, method_colour, panel_grid
 from autoscale.book.results import method_label
 from autoscale.experiments.plans import ABLATIONS
 from autoscale.experiments.run_record import AutoScaleTrace, RunRecord
@@ -99,7 +99,7 @@ def plot_delta_m_against_time(tables: Mapping[str, pd.DataFrame], trials: Mappin
                 yerr=row["Δm std"] if row["seeds"] > 1 else None,
                 fmt=marker,
                 ms=14 if marker == "*" else 7,
-                color="k" if marker == "*" else f"C{j % 10}",
+                color=method_colour(method),
                 capsize=2,
                 label=label,
             )
