@@ -16,6 +16,7 @@ from autoscale.book.paper_comparison import (
     ablation_vs_paper,
     agreement,
     check_comparable,
+    column_groups,
     gap_table,
     mean_rank,
     our_step_ratios,
@@ -157,6 +158,12 @@ def test_table7_ranges_and_our_ratios() -> None:
     table, agree = step_time_vs_paper([bench(ratios)])
     assert ("ours: bench (test-device)", "×unitary") in table.columns
     assert ("ours: bench (test-device)", "paper: NYUv2") in agree.index
+    parts = column_groups(table)  # the paper's columns, then ours per device
+    assert [{c[0] for c in part.columns} for part in parts] == [
+        {"paper: NuScenes", "paper: CityScapes", "paper: NYUv2"},
+        {"ours: bench (test-device)"},
+    ]
+    assert all(part.index.equals(table.index) for part in parts)
     # In the paper's ranges: replicated; MTOs cheaper than 2.13x: only the ordering holds; AutoScale
     # dearer than an MTO: not replicated.
     assert step_time(bench(ratios), {})[1] == REPLICATED

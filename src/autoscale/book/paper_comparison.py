@@ -360,3 +360,15 @@ def ablation_figures(name: str) -> str:
         mr = mean_rank({d: table[d] for d in table.columns}).sort_values()
         parts.append("MR across datasets: " + ", ".join(f"{ablation.label(k)} {v:.2f}" for k, v in mr.items()))
     return "; ".join(parts)
+
+
+def column_groups(table: pd.DataFrame) -> list[pd.DataFrame]:
+    """:func:`side_by_side`'s columns split by source, so that each table fits the page: the paper's
+    columns, then ours per device (the name in parentheses, ``"ours: multimnist (cpu-2thread)"``),
+    each part keeping the table's rows."""
+
+    def source(name: str) -> str:
+        return "paper" if name.startswith("paper:") else name.rsplit("(", 1)[-1]
+
+    order = list(dict.fromkeys(source(name) for name in table.columns.get_level_values(0)))
+    return [table.loc[:, [c for c in table.columns if source(c[0]) == key]] for key in order]
