@@ -39,7 +39,7 @@ def page_count(pdf: bytes) -> int:
 
 
 def main(argv: list[str]) -> int:
-    build = Path(argv[0]) if argv else ROOT / "_build"
+    build = (Path(argv[0]) if argv else ROOT / "_build").resolve()
     single = build / "singlehtml" / "index.html"
     subprocess.run(
         [
