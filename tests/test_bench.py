@@ -38,3 +38,21 @@ def test_quick_bench_prints_the_four_key_lines(tmp_path, monkeypatch: pytest.Mon
     assert {"unitary", "imtlg", "autoscale (phase 1)", "autoscale (phase 2)", "per-task backward loop"} <= set(steps)
     assert steps["unitary"]["ratio_to_unitary"] == 1.0
     assert set(result["key_ratios"]) == {"benchmark", *(key for key, _ in bench.KEY_LINES)}
+
+
+def test_bench_without_out_writes_nothing(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """A quick look leaves the results alone: nothing under the results root, nothing anywhere."""
+    monkeypatch.setattr(bench, "QUICK", bench.Settings(warmup=1, steps=1, run_steps=2))
+    monkeypatch.setitem(bench.BENCHMARKS, "multimnist", {**bench.BENCHMARKS["multimnist"], "batch_size": 4})
+    monkeypatch.setenv("AUTOSCALE_RESULTS_ROOT", str(tmp_path / "results"))
+    monkeypatch.chdir(tmp_path)
+    bench.main(["--quick", "--benchmark", "multimnist", "--methods", "unitary", "imtlg", "--device", "cpu"])
+    assert "not written (--out PATH writes it" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cheap_study_needs_out(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--cheap-study", "--device", "cpu"])
+    assert exit_info.value.code == 2
+    assert "--cheap-study adds its results to a benchmark file" in capsys.readouterr().err

@@ -30,9 +30,10 @@ variant's step is recorded; on the CPU memory is not measured (torch's CPU alloc
 to ``tracemalloc``, and the process RSS only grows), so those entries are null.
 
 The run ends with the four key ratios (on the 3-task model when it is benchmarked, else on the first
-benchmark), also written to the JSON file (``--out``; default
-``results/full/bench/<device>[-<profile>].json``, which the runtime chapter reads).
-``--cheap-study`` instead runs :mod:`autoscale.bench.cheap` and adds its results to the same file.
+benchmark), written to a JSON file only where told (``--out PATH``): a quick look never changes
+the committed results. The runtime chapter reads ``results/full/bench/<device>[-<profile>].json``;
+``--out`` with that path refreshes it. ``--cheap-study`` instead runs :mod:`autoscale.bench.cheap`
+and adds its results to the file ``--out`` names (which it then needs).
 """
 
 from __future__ import annotations
@@ -63,7 +64,6 @@ from autoscale.training.datasets.scene_datasets import SCENE_SIZES
 from autoscale.training.device import describe_device, git_commit, sync
 from autoscale.training.files import atomic_write_json
 from autoscale.training.models import MultiTaskModel, build_model
-from autoscale.training.paths import results_root
 from autoscale.training.state import RunState
 from autoscale.training.step import TrainStep
 from autoscale.training.tasks import Task, build_tasks, stack_losses
@@ -447,15 +447,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--out",
         type=Path,
-        help="JSON path (default: results/full/bench/<device>[-<profile>].json)",
+        help="write the results to this JSON file (the runtime chapter reads "
+        "results/full/bench/<device>[-<profile>].json); without it nothing is written",
     )
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     use_profile(args.profile)
-    suffix = "" if args.profile == "cpu" else f"-{args.profile}"
-    out = args.out or results_root() / "full" / "bench" / f"{device_kind(device)}{suffix}.json"
-    previous = json.loads(out.read_text()) if out.is_file() else {}
+    out: Path | None = args.out
+    if args.cheap_study and out is None:
+        parser.error("--cheap-study adds its results to a benchmark file: name it with --out PATH")
+    previous = json.loads(out.read_text()) if out is not None and out.is_file() else {}
     if args.cheap_study:
+        assert out is not None
         from autoscale.bench.cheap import run_study
 
         previous["cheap_study"] = run_study(device=args.device, quick=args.quick)
@@ -471,8 +474,13 @@ def main(argv: list[str] | None = None) -> None:
     result["profile"] = args.profile
     if "cheap_study" in previous:
         result["cheap_study"] = previous["cheap_study"]
-    atomic_write_json(out, result)
     print(format_table(result))
-    print(f"wrote {out}; load average {result['load_average']}; {result['wall_s']:.0f} s")
+    if out is None:
+        where = f"not written (--out PATH writes it; the runtime chapter reads results/full/bench/{device_kind(device)}"
+        print(where + ("" if args.profile == "cpu" else f"-{args.profile}") + ".json)")
+    else:
+        atomic_write_json(out, result)
+        print(f"wrote {out}")
+    print(f"load average {result['load_average']}; {result['wall_s']:.0f} s")
     print(f"key ratios on {result['key_ratios']['benchmark']}:")
     print("\n".join(key_lines(result["key_ratios"])))
