@@ -175,6 +175,29 @@ def test_the_gpu_session_script_packages_records_that_import(tmp_path: Path, res
     table = gpu_session.session_table(gpu_session.session_files(kept[0].parent))
     row = table.loc[(kept[0].stem, 1)]
     assert row["status"] == "done" and row["runs trained"] == len(configs) and row["runs left"] == 0
+    stacks = json.loads(session)["tiers"]["1"]["stacks"]
+    assert sum(s["runs"] for s in stacks) == len(configs)
+    for stack in stacks:
+        assert stack["runs_per_hour"] == pytest.approx(stack["runs"] / stack["seconds"] * 3600)
+        assert stack["gpu_util_mean"] is None, "no nvidia-smi here: no utilisation, not a made-up one"
+    per_stack = gpu_session.stack_table(gpu_session.session_files(kept[0].parent))
+    assert len(per_stack) == len(stacks) and per_stack["finished"].all()
+    assert set(per_stack["benchmark"]) == {"multimnist"}
+    assert {m for s in stacks for m in s["methods"]} == {c.method for c in configs}
+
+
+def test_calibration_compares_each_method_with_its_own_single_run() -> None:
+    result = gpu_session.calibrate("cpu", seconds=0.3, tiny=True)
+    assert set(result) == set(gpu_session.TINY_CALIBRATION)
+    single = result["single fp32"]
+    assert single["throughput_over_single"] == 1.0 and single["runs"] == 1
+    for name, (method, size, _) in gpu_session.TINY_CALIBRATION.items():
+        row = result[name]
+        assert row["method"] == method and row["runs"] == size
+        assert row["run_steps_per_s"] == pytest.approx(size / row["step_s"])
+    # IMTL-G has no single run in the tiny calibration: it is compared with unitary's.
+    imtlg = result["IMTL-G stack of 4 fp32"]
+    assert imtlg["throughput_over_single"] == pytest.approx(imtlg["run_steps_per_s"] / single["run_steps_per_s"])
 
 
 def test_stored_sweep_plan_reads_only_complete_plans(results_root: Path) -> None:

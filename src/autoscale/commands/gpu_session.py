@@ -7,8 +7,9 @@ results root (committed records travel with the working tree), so the next sessi
 the first incomplete tier:
 
 - tier 0: the step-time table of every method on the ``full`` profile's models
-  (``python -m autoscale.bench --profile full``), a short calibration (one run against a stack of
-  runs, float32 against bf16 autocast) and one notebook executed by papermill with
+  (``python -m autoscale.bench --profile full``), a short calibration (:data:`CALIBRATION`: one run
+  against stacks of 8 to 64, float32 against bf16 autocast, unitary against IMTL-G, each with the
+  GPU's utilisation) and one notebook executed by papermill with
   ``device="cuda"`` at ``smoke`` (the reader's path: re-executing a chapter on a GPU);
 - tier 1: MultiMNIST at ``full`` (all 50k training images, 30 epochs): the 19-point LS sweep,
   single-task runs, every method of the main table and AutoScale (tau = 50), 3 seeds;
@@ -23,7 +24,8 @@ holds as many runs as its estimated time fits before the deadline, so a session 
 stacks. A stack that still overruns stops after the first epoch that ends
 past the deadline; its checkpoint stays on the machine and nothing of it is saved. After every finished
 stack the output folder is rewritten, so a command killed at its time limit still leaves what
-finished: ``session.json`` (per tier: wall time, runs, runs per hour, GPU utilisation), the bench
+finished: ``session.json`` (per tier: wall time, runs, runs per hour, GPU utilisation; per stack: its
+methods, size, wall time, runs per hour and GPU utilisation, :func:`stack_table`), the bench
 JSON and one tarball of records per profile and benchmark (``records import`` reads them back).
 ``--tiny`` runs every tier at ``smoke`` (the CPU test of this script).
 """
@@ -182,20 +184,42 @@ def package(store: RunStore, out: Path, profiles: list[str]) -> list[str]:
     return names
 
 
-def calibrate(device: str, seconds: float = 30.0, tiny: bool = False) -> dict[str, Any]:
-    """Runs x steps per second of MultiLeNet (full profile) alone, stacked, and stacked in bf16."""
+# Tier 0's calibration: what one step costs alone and in stacks of growing size, for a loss-only
+# method (the GPU's own work) and a Gramian method (each step also solves every run's weights),
+# so that a session shows where the time goes before it trains anything.
+CALIBRATION = {
+    "single fp32": ("unitary", 1, "fp32"),
+    "stack of 8 fp32": ("unitary", 8, "fp32"),
+    "stack of 32 fp32": ("unitary", 32, "fp32"),
+    "stack of 64 fp32": ("unitary", 64, "fp32"),
+    "stack of 32 bf16": ("unitary", 32, "bf16"),
+    "IMTL-G single fp32": ("imtlg", 1, "fp32"),
+    "IMTL-G stack of 8 fp32": ("imtlg", 8, "fp32"),
+    "IMTL-G stack of 32 fp32": ("imtlg", 32, "fp32"),
+}
+TINY_CALIBRATION = {
+    "single fp32": ("unitary", 1, "fp32"),
+    "stack of 4 fp32": ("unitary", 4, "fp32"),
+    "IMTL-G stack of 4 fp32": ("imtlg", 4, "fp32"),
+}
+
+
+def calibrate(
+    device: str, seconds: float = 30.0, tiny: bool = False, monitor: GpuMonitor | None = None
+) -> dict[str, Any]:
+    """Run-steps per second of MultiLeNet (full profile) alone and stacked (:data:`CALIBRATION`),
+    each variant with its throughput over one run of its method and the mean GPU utilisation while
+    it ran (``monitor``; None without nvidia-smi)."""
     from autoscale.experiments.profiles import profile_config
     from autoscale.training.stacked import StackedTrainer
     from autoscale.training.state import RunState
 
     profile = "smoke" if tiny else "full"
-    base = profile_config("multimnist", profile, device=device, method="unitary")
-    variants = {"single fp32": (1, "fp32"), "stack of 32 fp32": (32, "fp32"), "stack of 32 bf16": (32, "bf16")}
-    if tiny:
-        variants = {"single fp32": (1, "fp32"), "stack of 4 fp32": (4, "fp32")}
+    variants = TINY_CALIBRATION if tiny else CALIBRATION
     budget = seconds / len(variants)
     result = {}
-    for name, (size, precision) in variants.items():
+    for name, (method, size, precision) in variants.items():
+        base = profile_config("multimnist", profile, device=device, method=method)
         configs = [replace(base, seed=s, precision=precision) for s in range(size)]
         trainer = StackedTrainer(configs, progress=False)
         states = [RunState() for _ in configs]
@@ -211,6 +235,7 @@ def calibrate(device: str, seconds: float = 30.0, tiny: bool = False) -> dict[st
                 if trainer.device.type == "cuda":
                     torch.cuda.synchronize()
                 started = time.perf_counter()
+                wall_started = time.time()
             elif started is not None:
                 steps += 1
                 if steps % 20 == 0:
@@ -219,11 +244,18 @@ def calibrate(device: str, seconds: float = 30.0, tiny: bool = False) -> dict[st
                     if time.perf_counter() - started > budget:
                         break
         elapsed = time.perf_counter() - started
-        result[name] = {"runs": size, "step_s": elapsed / steps, "run_steps_per_s": size * steps / elapsed}
+        result[name] = {
+            "method": method,
+            "runs": size,
+            "step_s": elapsed / steps,
+            "run_steps_per_s": size * steps / elapsed,
+            **(monitor.summary(wall_started, time.time()) if monitor else {}),
+        }
         trainer.log.flush()
-    single = result["single fp32"]["run_steps_per_s"]
+    single = {row["method"]: row["run_steps_per_s"] for row in result.values() if row["runs"] == 1}
     for row in result.values():
-        row["throughput_over_single"] = row["run_steps_per_s"] / single
+        reference = single.get(row["method"], single.get("unitary"))
+        row["throughput_over_single"] = row["run_steps_per_s"] / reference
     return result
 
 
@@ -255,11 +287,11 @@ def guarded(what: str, say: Callable[[str], None], fn: Callable[[], Any]) -> Any
         return None
 
 
-def tier0(device: str, out: Path, tiny: bool, say: Callable[[str], None]) -> dict[str, Any]:
+def tier0(device: str, out: Path, tiny: bool, say: Callable[[str], None], monitor: GpuMonitor) -> dict[str, Any]:
     result: dict[str, Any] = {}
     result["bench_file"] = guarded("the step-time table", say, lambda: step_table(device, out, tiny, say))
-    say("tier 0: calibration (single run against stacks, fp32 against bf16)")
-    result["calibration"] = guarded("calibration", say, lambda: calibrate(device, 6.0 if tiny else 30.0, tiny))
+    say("tier 0: calibration (single run against stacks of 8 to 64, fp32 against bf16, unitary against IMTL-G)")
+    result["calibration"] = guarded("calibration", say, lambda: calibrate(device, 6.0 if tiny else 40.0, tiny, monitor))
     say(json.dumps(result["calibration"], indent=1))
     say(f"tier 0: papermill {NOTEBOOK} at smoke on {device}")
     result["notebook"] = run_notebook(device)
@@ -325,6 +357,38 @@ def session_table(sessions: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["session", "tier"]) if rows else pd.DataFrame()
 
 
+def stack_table(sessions: dict[str, dict]) -> pd.DataFrame:
+    """One row per stack the sessions trained (finished, or stopped at the deadline): its methods,
+    benchmark, size, wall time, runs per hour and the GPU's mean utilisation meanwhile: where a
+    session's minutes went, stack by stack."""
+    rows = []
+    for name, session in sessions.items():
+        for tier, entry in session["tiers"].items():
+            for finished, stacks in ((True, entry.get("stacks", [])), (False, entry.get("stopped_stacks", []))):
+                for row in stacks:
+                    if "methods" not in row:  # sessions before per-stack summaries
+                        continue
+                    rows.append({
+                        "session": name, "tier": int(tier), "benchmark": row["benchmark"],
+                        "methods": ", ".join(row["methods"]), "runs": row["runs"], "finished": finished,
+                        "wall (s)": row["seconds"], "runs / hour": row["runs_per_hour"] if finished else None,
+                        "GPU util (%)": row.get("gpu_util_mean"), "GPU memory (MiB)": row.get("gpu_memory_max_mib"),
+                    })  # fmt: skip
+    return pd.DataFrame(rows).set_index(["session", "tier"]) if rows else pd.DataFrame()
+
+
+def stack_row(stack: list[RunConfig], seconds: float, monitor: GpuMonitor, since: float) -> dict[str, Any]:
+    """What a session keeps of a stack beside its timing: methods, benchmark, profile, runs per
+    hour and the GPU's utilisation and memory while it trained."""
+    return {
+        "methods": sorted({c.method for c in stack}),
+        "benchmark": stack[0].benchmark,
+        "profile": stack[0].profile,
+        "runs_per_hour": len(stack) / seconds * 3600,
+        **monitor.summary(since, since + seconds),
+    }
+
+
 def train_groups(
     groups: list[tuple[list[RunConfig], int]],
     store: RunStore,
@@ -333,10 +397,12 @@ def train_groups(
     saved: Callable[[], None],
     entry: dict[str, Any],
     budget: StackBudget,
+    monitor: GpuMonitor,
 ) -> int:
     """Trains each group in stacks sized by ``budget`` until the deadline; returns the number of
-    runs trained. Every finished stack's timing goes to ``entry["stacks"]``, then ``saved`` is
-    called."""
+    runs trained. Every finished stack's timing and summary (:func:`stack_row`) goes to
+    ``entry["stacks"]``, then ``saved`` is called; a stack stopped at the deadline goes to
+    ``entry["stopped_stacks"]`` (its time is not a stack's cost, so the budget does not learn it)."""
     trained = 0
     for group, cap in groups:
         while group:
@@ -356,13 +422,18 @@ def train_groups(
             if records is None:
                 entry["failed_stacks"] = entry.get("failed_stacks", 0) + 1
                 continue
+            seconds = time.time() - stack_start
             if records[0] is None:
+                row = {"kind": list(run_kind(stack[0])), "runs": len(stack), "seconds": seconds}
+                entry.setdefault("stopped_stacks", []).append(row | stack_row(stack, seconds, monitor, stack_start))
                 say(f"deadline: a stack of {len(stack)} stopped unfinished (its checkpoint is kept)")
                 return trained
-            seconds = time.time() - stack_start
-            entry.setdefault("stacks", []).append(budget.record(stack, seconds))
+            row = budget.record(stack, seconds) | stack_row(stack, seconds, monitor, stack_start)
+            entry.setdefault("stacks", []).append(row)
             trained += len(stack)
-            say(f"stack of {len(stack)} {methods} done in {seconds:.1f} s")
+            util = row["gpu_util_mean"]
+            busy = "" if util is None else f", GPU {util:.0f}% busy"
+            say(f"stack of {len(stack)} {methods} done in {seconds:.1f} s ({row['runs_per_hour']:.0f} runs/hour{busy})")
             saved()
     return trained
 
@@ -415,13 +486,13 @@ def main(argv: list[str] | None = None) -> int:
         entry: dict[str, Any] = {"name": TIER_NAMES[tier], "status": "running"}
         session["tiers"][str(tier)] = entry
         if tier == 0:
-            entry.update(tier0(args.device, args.out, args.tiny, say))
+            entry.update(tier0(args.device, args.out, args.tiny, say, monitor))
             entry["status"] = "done"
         else:
             configs = [c for c in tier_configs(tier, args.device, args.tiny) if store.load(c) is None]
             groups = ordered_groups(configs, args.stack)
             say(f"tier {tier} ({TIER_NAMES[tier]}): {len(configs)} runs to train in {len(groups)} groups")
-            trained = train_groups(groups, store, deadline, say, write_session, entry, budget)
+            trained = train_groups(groups, store, deadline, say, write_session, entry, budget, monitor)
             entry["runs_trained"] = trained
             entry["runs_left"] = len(configs) - trained
             entry["status"] = "done" if trained == len(configs) else "partial"
