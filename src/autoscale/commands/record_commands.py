@@ -80,8 +80,7 @@ def status(store: RunStore, profile: str, strict: bool, fresh: bool = False) -> 
     line = absent_line()
     if line:
         print(line)
-    stale_or_corrupt = any(row["stale"] or row["corrupt"] for row in report.rows) or bool(report.problems)
-    return 1 if (strict and not report.clean) or (fresh and stale_or_corrupt) else 0
+    return 1 if (strict and not report.clean) or (fresh and not report.fresh) else 0
 
 
 def train(store: RunStore, profile: str, device: str, workers: int | None, engine: RayEngine | None = None) -> int:

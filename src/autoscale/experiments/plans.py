@@ -188,13 +188,12 @@ ABLATION_BENCHMARKS: dict[str, dict[str, tuple[str, ...]]] = {
     "full": {name: _EVERY_BENCHMARK for name in ABLATIONS},
     "gpuday": {name: _EVERY_BENCHMARK for name in ABLATIONS},
 }
-ABLATION_SEEDS: dict[str, list[int]] = {"smoke": [0], "cpu": [0, 1, 2], "full": [0, 1, 2], "gpuday": [0, 1, 2]}
 
 
 def ablation_seeds(benchmark: str, profile: str) -> list[int]:
-    """Seeds of every ablation row of ``benchmark`` at ``profile`` (at cpu-long, the main tables')."""
-    check_profile(profile)
-    return profile_seeds(benchmark, profile) if profile == "cpu-long" else list(ABLATION_SEEDS[profile])
+    """Seeds of every ablation row of ``benchmark`` at ``profile``: the main tables' (the ablations
+    compare with the main tables' AutoScale row, seed by seed)."""
+    return profile_seeds(benchmark, profile)
 
 
 # How many exploration windows does AutoScale need (beyond the paper)? The count is varied two ways,

@@ -3,7 +3,7 @@
 ``cpu-long`` is the paper's regime on 2 CPU cores: every run is at least 1000 steps, so that AutoScale at
 the paper's α = 0.2 explores at least 200 steps in at least 20 windows (τ = 10, see
 :data:`autoscale.experiments.plans.AUTOSCALE_WINDOW`); the seed counts were fixed before its runs were
-trained (:data:`CPU_LONG_SEEDS`). ``cpu`` stays as the short setting (AutoScale explores 60 to 160 steps
+trained (:data:`SEED_RULES`). ``cpu`` stays as the short setting (AutoScale explores 60 to 160 steps
 in six windows), which the window-count chapter reports as a finding of its own.
 
 Importing this module is cheap (no torch, numpy or scipy): the command line reads the benchmark and
@@ -13,6 +13,7 @@ profile names from it to build its parser, and ``python -m autoscale --help`` mu
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ for _kind in ("scenes-street", "scenes-indoor"):
 #   reference machine a unitary run of the 3-task CityScapes used 180 s of CPU time (both cores, the
 #   machine busy with other work), one of NYUv2 (4 tasks at 288x384, 96 steps) 170 s; the
 #   gradient-manipulating methods cost more (a backward pass per task). With its data present, each
-#   real dataset adds an hour or more to the cpu book on 2 cores (one seed: REAL_DATA_CPU_SEEDS).
+#   real dataset adds an hour or more to the cpu book on 2 cores (one seed: SEED_RULES).
 # - full: a GPU run of about 5000 steps with the dilated ResNet-18 at full resolution on every image,
 #   so that AutoScale's exploration holds >= 20 windows of tau = 50 (alpha T >= 1000 steps), as for
 #   MultiMNIST; otherwise gpuday's recipe.
@@ -219,24 +220,46 @@ DENSE_BENCHMARKS = ("scenes-street", "scenes-indoor", "nyuv2", "cityscapes", "ci
 # or more to the cpu book on 2 cores when their data is present.
 REAL_DATA_BENCHMARKS = ("nyuv2", "cityscapes", "cityscapes3")
 
-# Seeds and number of fixed weight sets of a linear-scalarization sweep, per profile: three seeds
-# everywhere but at smoke, so that every comparison of the book is paired over >= 3 seeds.
-PROFILE_SEEDS: dict[str, list[int]] = {
-    "smoke": [0],
-    "cpu": [0, 1, 2],
-    "cpu-long": [0, 1, 2],
-    "full": [0, 1, 2],
-    "gpuday": [0, 1, 2],
-}
-REAL_DATA_CPU_SEEDS = [0]
-# cpu-long's seed counts, fixed before its runs were trained from the power estimate on the cpu records'
-# seed-to-seed spreads (autoscale.book.power; frozen in autoscale/book/reference/power_estimate.json):
+
+@dataclass(frozen=True)
+class SeedRule:
+    """How many seeds a profile's runs use: ``tables`` for the main tables, the LS sweeps and the
+    ablations (``per_benchmark`` where a benchmark differs), ``real_data`` on the real datasets
+    (their runs cost minutes each on a CPU), and at most ``studies`` for the studies beyond the
+    paper's tables (the capacity study and the PBT searches; None: the tables' count). Seeds are
+    always 0, 1, ..., n - 1, so a profile with more seeds reuses the runs of one with fewer."""
+
+    tables: int
+    per_benchmark: dict[str, int] = field(default_factory=dict)
+    real_data: int | None = None
+    studies: int | None = None
+
+    def tables_for(self, benchmark: str) -> int:
+        if self.real_data is not None and benchmark in REAL_DATA_BENCHMARKS:
+            return self.real_data
+        return self.per_benchmark.get(benchmark, self.tables)
+
+
+# Three seeds everywhere but at smoke, so that every comparison of the book is paired over >= 3 seeds;
+# the real datasets keep one seed on a CPU (they add an hour or more to the cpu book on 2 cores).
+# cpu-long's counts were fixed before its runs were trained, from the power estimate on the cpu
+# records' seed-to-seed spreads (autoscale.book.power; frozen in autoscale/book/reference/power_estimate.json):
 # 11 seeds resolve a paired difference of 0.5 Δm on MultiMNIST with power 0.8 at the 5% level. The
 # scenes would need 17 (street) and 10 (indoor) for 2 Δm; the 5-hour budget of a from-scratch cpu-long
 # book on 2 cores affords 5, the issue's floor, and the book states the difference 5 seeds resolve.
-CPU_LONG_SEEDS: dict[str, int] = {"multimnist": 11, "multifashion": 11, "scenes-street": 5, "scenes-indoor": 5}
-# Seeds of the studies beyond the paper's tables at cpu-long (the capacity study and the PBT searches).
-CPU_LONG_STUDY_SEEDS = [0, 1, 2]
+# Its studies beyond the paper's tables keep three seeds.
+SEED_RULES: dict[str, SeedRule] = {
+    "smoke": SeedRule(1),
+    "cpu": SeedRule(3, real_data=1),
+    "cpu-long": SeedRule(
+        3,
+        per_benchmark={"multimnist": 11, "multifashion": 11, "scenes-street": 5, "scenes-indoor": 5},
+        real_data=1,
+        studies=3,
+    ),
+    "full": SeedRule(3),
+    "gpuday": SeedRule(3),
+}
 # Fixed weight sets of a linear-scalarization sweep, per profile, for two tasks and for more: at
 # cpu-long and full the paper's Fig. 3 density (19 sets for K = 2, at least 16 for K = 3 and 4).
 LS_SWEEP_SIZE: dict[str, tuple[int, int]] = {
@@ -249,19 +272,15 @@ LS_SWEEP_SIZE: dict[str, tuple[int, int]] = {
 
 
 def profile_seeds(benchmark: str, profile: str) -> list[int]:
-    """Seeds of a sweep of ``benchmark`` at ``profile``."""
+    """Seeds of the tables, LS sweeps and ablations of ``benchmark`` at ``profile`` (:data:`SEED_RULES`)."""
     check_profile(profile)
-    if profile in ("cpu", "cpu-long") and benchmark in REAL_DATA_BENCHMARKS:
-        return list(REAL_DATA_CPU_SEEDS)
-    if profile == "cpu-long":
-        return list(range(CPU_LONG_SEEDS[benchmark]))
-    return list(PROFILE_SEEDS[profile])
+    return list(range(SEED_RULES[profile].tables_for(benchmark)))
 
 
 def study_seeds(benchmark: str, profile: str) -> list[int]:
-    """Seeds of the capacity study and the PBT searches: the profile's, but at most three at cpu-long."""
-    seeds = profile_seeds(benchmark, profile)
-    return seeds[: len(CPU_LONG_STUDY_SEEDS)] if profile == "cpu-long" else seeds
+    """Seeds of the capacity study and the PBT searches (:attr:`SeedRule.studies`)."""
+    studies = SEED_RULES[profile].studies
+    return profile_seeds(benchmark, profile)[:studies]
 
 
 def ls_sweep_size(profile: str, num_tasks: int) -> int:

@@ -47,9 +47,14 @@ class StoreStatus:
         return all(row["missing"] == 0 and row["corrupt"] == 0 for row in self.rows)
 
     @property
+    def fresh(self) -> bool:
+        """Nothing stale or corrupt; runs may be missing (a profile trained chapter by chapter)."""
+        return not self.problems and all(row["stale"] == 0 and row["corrupt"] == 0 for row in self.rows)
+
+    @property
     def clean(self) -> bool:
         """Complete and nothing stale."""
-        return self.complete and all(row["stale"] == 0 for row in self.rows)
+        return self.complete and self.fresh
 
 
 def run_state(store: RunStore, config: RunConfig, manifest: dict[str, dict]) -> RecordState:
