@@ -74,7 +74,9 @@ def test_the_session_trains_whole_stacks_before_its_deadline(monkeypatch: pytest
     groups = gpu_session.ordered_groups(_configs(20), max_size=64)
     entry: dict = {}
     budget = StackBudget(kind=gpu_session.run_kind)
-    trained = gpu_session.train_groups(groups, None, 100.0, said.append, lambda: None, entry, budget)
+    trained = gpu_session.train_groups(
+        groups, None, 100.0, said.append, lambda: None, entry, budget, gpu_session.GpuMonitor()
+    )
     # Probe of 4 (40 s), then t(n) = 40 max(1, n / 4) <= 0.85 * 60 s gives 5 runs (50 s); 10 s left
     # hold no further stack.
     assert stacks == [4, 5] and trained == 9
