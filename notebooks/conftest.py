@@ -2,7 +2,12 @@
 store of its own, and after its last cell the store must hold nothing outside the chapter's plan
 (:func:`autoscale.experiments.plans.chapter_configs` and ``chapter_searches``): a chapter trains
 exactly what its plan declares, so ``records status`` and ``records train`` see everything the book
-trains. The check costs no second execution of the notebooks."""
+trains. The check costs no second execution of the notebooks.
+
+Where the results root already holds the book at ``smoke`` (``.ci/pytest.sh`` trains it once with
+``records train``, two runs at a time), each chapter's store starts with its own plan's runs copied
+from it (:func:`autoscale.experiments.plan_copy.copy_chapter_plan`): a run outside the plan is
+still trained and found, and the runs chapters share are not trained once per chapter."""
 
 from __future__ import annotations
 
@@ -26,10 +31,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     notebook = _notebook(item)
     if notebook is None or notebook in _ROOTS:
         return
-    base = Path(os.environ.get("AUTOSCALE_RESULTS_ROOT") or tempfile.mkdtemp(prefix="autoscale-results-"))
-    _ROOTS[notebook] = base / f"chapter-{notebook.stem}"
-    os.environ["AUTOSCALE_RESULTS_ROOT"] = str(_ROOTS[notebook])
+    from autoscale.experiments.plan_copy import copy_chapter_plan
+    from autoscale.experiments.store import RunStore
+
+    base = Path(os.environ.get("AUTOSCALE_BASE_RESULTS_ROOT") or os.environ.get("AUTOSCALE_RESULTS_ROOT") or "")
+    if not base.parts:
+        base = Path(tempfile.mkdtemp(prefix="autoscale-results-"))
     os.environ.setdefault("AUTOSCALE_BASE_RESULTS_ROOT", str(base))
+    _ROOTS[notebook] = base / f"chapter-{notebook.stem}"
+    copy_chapter_plan(notebook.stem, "smoke", RunStore(base), RunStore(_ROOTS[notebook]))
+    os.environ["AUTOSCALE_RESULTS_ROOT"] = str(_ROOTS[notebook])
 
 
 @pytest.hookimpl(wrapper=True)

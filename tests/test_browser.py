@@ -45,9 +45,13 @@ def _executable(name: str) -> str:
 
 def build_smoke_book(site: Path, stores: Path) -> Path:
     """The book at ``smoke`` built in ``site`` (a copy of the book's sources, so that the repository's
-    own build is left alone); returns the HTML folder. Each notebook runs with the run store
-    ``stores/chapter-<name>``, where nbval's run of the same notebook left its runs (``.ci/pytest.sh``
-    runs this test after nbval), so that nothing is trained twice; two notebooks run at a time."""
+    own build is left alone); returns the HTML folder. Each notebook runs with a run store of its
+    own, seeded with its chapter's plan from ``stores`` where that holds the book at smoke
+    (``.ci/pytest.sh`` trains it once, before the tests), so that nothing is trained twice and the
+    notebooks checked by nbval beside this test are left alone; two notebooks run at a time."""
+    from autoscale.experiments.plan_copy import copy_chapter_plan
+    from autoscale.experiments.store import RunStore
+
     shutil.copytree(ROOT / "book", site / "book", ignore=shutil.ignore_patterns("notebooks", "generated", "mathjax"))
     shutil.copytree(ROOT / "notebooks", site / "notebooks")
     shutil.copy(ROOT / "_config.yml", site)
@@ -56,7 +60,9 @@ def build_smoke_book(site: Path, stores: Path) -> Path:
     bin_dir = Path(sys.executable).parent
 
     def execute(notebook: Path) -> subprocess.CompletedProcess:
-        env = {**os.environ, "AUTOSCALE_RESULTS_ROOT": str(stores / f"chapter-{notebook.stem}")}
+        own = site / "stores" / notebook.stem
+        copy_chapter_plan(notebook.stem, "smoke", RunStore(stores), RunStore(own))
+        env = {**os.environ, "AUTOSCALE_RESULTS_ROOT": str(own)}
         command = [bin_dir / "papermill", "--kernel", "python3", "--cwd", site / "notebooks", "-p", "profile", "smoke",
                    "-p", "device", "cpu", notebook, executed / notebook.name]  # fmt: skip
         return subprocess.run(command, env=env, capture_output=True, text=True)

@@ -168,3 +168,24 @@ def test_a_run_or_search_outside_a_chapters_plan_is_named(results_root: Path) ->
     (results_root / "smoke" / search.benchmark / "pbt" / f"{search.key()}.json").write_text("{}")
     assert outside_chapter_plan("weight_search", "smoke", store) == ["1 run(s)"]
     assert outside_chapter_plan("mto_metrics", "smoke", store) == ["1 PBT search(es)"]
+
+
+def test_copying_a_chapters_plan_copies_that_plan_only(results_root: Path, tmp_path: Path) -> None:
+    """A store seeded with one chapter's plan holds nothing outside it, byte for byte as trained,
+    listed in its manifest; another chapter's runs stay behind."""
+    from autoscale.experiments.plan_copy import copy_chapter_plan
+    from autoscale.experiments.plans import chapter_configs, outside_chapter_plan
+
+    source = RunStore(results_root)
+    [metric_run] = chapter_configs("smoke", store=source)["mto_metrics"]
+    other = next(c for c in chapter_configs("smoke")["ablations"] if config_hash(c) != config_hash(metric_run))
+    for config in (metric_run, other):
+        run(config, source, progress=False)
+    target = RunStore(tmp_path / "chapter")
+    assert copy_chapter_plan("mto_metrics", "smoke", source, target) == 1
+    assert target.path(metric_run).read_bytes() == source.path(metric_run).read_bytes()
+    assert target.load(metric_run) == source.load(metric_run)
+    assert set(target.manifest("smoke")) == {f"multimnist/{source.path(metric_run).name}"}
+    assert outside_chapter_plan("mto_metrics", "smoke", target) == []
+    assert not target.path(other).exists()
+    assert copy_chapter_plan("capacity", "smoke", RunStore(tmp_path / "empty"), target) == 0
