@@ -56,3 +56,14 @@ def test_cheap_study_needs_out(capsys) -> None:
         bench.main(["--cheap-study", "--device", "cpu"])
     assert exit_info.value.code == 2
     assert "--cheap-study adds its results to a benchmark file" in capsys.readouterr().err
+
+
+def test_solver_bench_prints_one_line_per_method_and_size(capsys) -> None:
+    from autoscale.bench import solvers
+
+    assert solvers.main(["--device", "cpu", "--sizes", "2", "3", "--methods", "imtlg", "mgda", "--repeats", "1"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["method"], r["runs"]) for r in rows] == [("imtlg", 2), ("imtlg", 3), ("mgda", 2), ("mgda", 3)]
+    assert [r["tasks"] for r in rows] == [3, 3, 2, 2]  # MGDA's batched solver is the K = 2 closed form
+    for row in rows:
+        assert row["per_run_over_batched"] == pytest.approx(row["per_run_s"] / row["batched_s"])

@@ -97,6 +97,20 @@ def test_editing_the_trainer_stales_every_run(package: Path) -> None:
     assert changed(package) == set(CONFIGS)
 
 
+def test_editing_the_stacked_trainer_stales_stacked_runs_only(package: Path) -> None:
+    """A run trained alone never executes the stacked trainer: its throughput work on the GPU
+    leaves single-run (CPU) records alone, and stales every stacked record."""
+    append(package / "training" / "stacked.py", "\nEXTRA_CONSTANT = 1\n")
+    assert changed(package) == set()
+    for config in CONFIGS.values():
+        stacked = {"config": config, "stack": {"size": 2}}
+        assert fingerprint.record_fingerprint(stacked) != fingerprint.record_fingerprint(stacked, package)
+        assert fingerprint.record_fingerprint({"config": config}) == run_fingerprint(config)
+        assert (
+            fingerprint.record_fingerprint(stacked) == run_fingerprint(config, stacked=True) != run_fingerprint(config)
+        )
+
+
 def test_a_runs_modules_are_its_core_method_and_benchmark() -> None:
     config = CONFIGS["autoscale exploring with famo"]
     modules = set(

@@ -109,7 +109,7 @@ def test_saved_record_carries_provenance_and_its_manifest_entry(results_root: Pa
     path = store.path(tiny())
     entry = store.manifest("cpu")[f"multimnist/{path.name}"]
     assert entry["sha256"] == records.hashlib.sha256(path.read_bytes()).hexdigest()
-    assert entry["fingerprint"] == record["fingerprint"] == records.run_fingerprint(tiny().to_dict())
+    assert entry["fingerprint"] == record["fingerprint"] == records.record_fingerprint({"config": tiny().to_dict()})
     assert entry["device"] == "cpu" and entry["device_name"] == record["device"]
     for key in ("commit", "torch", "python", "wall_s", "date", "threads"):
         assert entry[key] is not None
@@ -121,7 +121,7 @@ def test_saved_record_carries_provenance_and_its_manifest_entry(results_root: Pa
 def test_stale_record_is_still_used_and_reported(results_root: Path, monkeypatch: pytest.MonkeyPatch):
     config = tiny()
     first = run(config, progress=False)
-    monkeypatch.setattr(records, "run_fingerprint", lambda config: "0" * 16)
+    monkeypatch.setattr(records, "record_fingerprint", lambda record: "0" * 16)
     monkeypatch.setattr(record_status, "chapter_configs", lambda profile, store=None: {"chapter": [config]})
     monkeypatch.setattr(record_status, "chapter_searches", lambda profile: {})
     again = run(config, progress=False)  # not retrained: the book still shows a stale record

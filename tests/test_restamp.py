@@ -27,7 +27,7 @@ def stale_store(results_root: Path, monkeypatch: pytest.MonkeyPatch) -> RunStore
     """Three records (two strata: loss-based, Gramian) trained, then made stale by a code change."""
     for config in (tiny("imtlg"), tiny("uw"), tiny("uw", seed=1)):
         run(config, progress=False)
-    monkeypatch.setattr(records, "run_fingerprint", lambda config: NEW_CODE)
+    monkeypatch.setattr(records, "record_fingerprint", lambda record: NEW_CODE)
     return RunStore()
 
 
@@ -84,6 +84,17 @@ def test_a_record_of_another_cpu_kind_needs_a_baseline(stale_store: RunStore) ->
     assert not records.rederives_exactly_here(stale_store.read(path))
     with pytest.raises(NeedsBaseline, match="another kind of CPU"):
         restamp(stale_store, plan_restamp(stale_store, "cpu"), commit="abc123")
+
+
+def test_the_sample_prefers_a_record_this_cpu_rederives_exactly(stale_store: RunStore) -> None:
+    """The loss stratum holds two UW runs: the cheaper one, made foreign, gives way to the other."""
+    entries = stale_store.manifest("cpu")
+    paths = [stale_store.path(tiny("uw", seed=s)) for s in (0, 1)]
+    cheaper, dearer = sorted(paths, key=lambda p: (entries[f"{p.parent.name}/{p.name}"]["wall_s"], p.name))
+    assert cheaper in plan_restamp(stale_store, "cpu").sample(stale_store)
+    from_another_cpu(stale_store, cheaper)
+    sample = plan_restamp(stale_store, "cpu").sample(stale_store)
+    assert dearer in sample and cheaper not in sample and len(sample) == 2
 
 
 def test_differential_restamp_compares_the_baselines_run_with_the_current_one(

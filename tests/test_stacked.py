@@ -116,6 +116,27 @@ def test_a_stacked_run_equals_the_run_trained_alone(family: str) -> None:
         assert record["method"]["final_weights"] is not None
 
 
+def test_the_captured_step_equals_the_eager_one() -> None:
+    """The stack's forward and backward passes compiled as graphs (``aot_eager``: the graphs
+    ``inductor`` would compile, without generated code) give the eager path's losses, weights,
+    metrics and final results; the record says it was compiled. A GPU's ``inductor`` kernels round
+    differently and are measured by the GPU session's calibration, not here."""
+    base = _smoke("multimnist", epochs=2, batch_size=32, metrics_every=2)
+    base = replace(base, data={"sizes": {"train": 80, "val": 64, "test": 64}})  # a last batch of 16
+    configs = [
+        replace(base, method="linear", method_options={"weights": [0.3, 0.7]}, seed=0),
+        replace(base, method="imtlg", seed=1),
+        replace(base, method="autoscale", method_options={"alpha": 0.5, "window": 2}, seed=2),
+    ]
+    eager = StackedTrainer(configs, progress=False).run()
+    captured = StackedTrainer(configs, progress=False, compile_backend="aot_eager").run()
+    for got, expected in zip(captured, eager, strict=True):
+        assert_same_run(got, expected, rtol=1e-5)
+        for key in ("gms", "cos", "cond"):  # the MTO metrics of the logged steps' Gramians
+            np.testing.assert_allclose(got["metrics"][key], expected["metrics"][key], rtol=1e-5, atol=1e-6)
+        assert got["stack"]["compiled"] == "aot_eager" and "compiled" not in expected["stack"]
+
+
 def test_stacked_dense_runs_with_batchnorm_equal_the_runs_alone() -> None:
     base = _smoke("scenes-street", epochs=2)
     configs = [
@@ -191,7 +212,7 @@ def test_calibration_compares_each_method_with_its_own_single_run() -> None:
     assert set(result) == set(gpu_session.TINY_CALIBRATION)
     single = result["single fp32"]
     assert single["throughput_over_single"] == 1.0 and single["runs"] == 1
-    for name, (method, size, _) in gpu_session.TINY_CALIBRATION.items():
+    for name, (method, size, _, _) in gpu_session.TINY_CALIBRATION.items():
         row = result[name]
         assert row["method"] == method and row["runs"] == size
         assert row["run_steps_per_s"] == pytest.approx(size / row["step_s"])

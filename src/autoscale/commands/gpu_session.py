@@ -7,9 +7,10 @@ results root (committed records travel with the working tree), so the next sessi
 the first incomplete tier:
 
 - tier 0: the step-time table of every method on the ``full`` profile's models
-  (``python -m autoscale.bench --profile full``), a short calibration (:data:`CALIBRATION`: one run
-  against stacks of 8 to 64, float32 against bf16 autocast, unitary against IMTL-G, each with the
-  GPU's utilisation) and one notebook executed by papermill with
+  (``python -m autoscale.bench --profile full``), the weight solves of stacks one run after another
+  against batched (:mod:`autoscale.bench.solvers`), a short calibration (:data:`CALIBRATION`: one run
+  against stacks of 8 to 64, float32 against bf16 autocast, unitary against IMTL-G, eager against
+  captured, each with the GPU's utilisation) and one notebook executed by papermill with
   ``device="cuda"`` at ``smoke`` (the reader's path: re-executing a chapter on a GPU);
 - tier 1: MultiMNIST at ``full`` (all 50k training images, 30 epochs): the 19-point LS sweep,
   single-task runs, every method of the main table and AutoScale (tau = 50), 3 seeds;
@@ -186,30 +187,34 @@ def package(store: RunStore, out: Path, profiles: list[str]) -> list[str]:
 
 # Tier 0's calibration: what one step costs alone and in stacks of growing size, for a loss-only
 # method (the GPU's own work) and a Gramian method (each step also solves every run's weights),
-# so that a session shows where the time goes before it trains anything.
+# eager and captured (the stacked trainer's ``compile_backend``), so that a session shows where the
+# time goes before it trains anything. Each variant: (method, runs, precision, compile backend).
 CALIBRATION = {
-    "single fp32": ("unitary", 1, "fp32"),
-    "stack of 8 fp32": ("unitary", 8, "fp32"),
-    "stack of 32 fp32": ("unitary", 32, "fp32"),
-    "stack of 64 fp32": ("unitary", 64, "fp32"),
-    "stack of 32 bf16": ("unitary", 32, "bf16"),
-    "IMTL-G single fp32": ("imtlg", 1, "fp32"),
-    "IMTL-G stack of 8 fp32": ("imtlg", 8, "fp32"),
-    "IMTL-G stack of 32 fp32": ("imtlg", 32, "fp32"),
+    "single fp32": ("unitary", 1, "fp32", None),
+    "stack of 8 fp32": ("unitary", 8, "fp32", None),
+    "stack of 32 fp32": ("unitary", 32, "fp32", None),
+    "stack of 64 fp32": ("unitary", 64, "fp32", None),
+    "stack of 32 bf16": ("unitary", 32, "bf16", None),
+    "stack of 32 fp32 captured": ("unitary", 32, "fp32", "inductor"),
+    "IMTL-G single fp32": ("imtlg", 1, "fp32", None),
+    "IMTL-G stack of 8 fp32": ("imtlg", 8, "fp32", None),
+    "IMTL-G stack of 32 fp32": ("imtlg", 32, "fp32", None),
+    "IMTL-G stack of 32 fp32 captured": ("imtlg", 32, "fp32", "inductor"),
 }
 TINY_CALIBRATION = {
-    "single fp32": ("unitary", 1, "fp32"),
-    "stack of 4 fp32": ("unitary", 4, "fp32"),
-    "IMTL-G stack of 4 fp32": ("imtlg", 4, "fp32"),
+    "single fp32": ("unitary", 1, "fp32", None),
+    "stack of 4 fp32": ("unitary", 4, "fp32", None),
+    "IMTL-G stack of 4 fp32": ("imtlg", 4, "fp32", None),
 }
 
 
 def calibrate(
     device: str, seconds: float = 30.0, tiny: bool = False, monitor: GpuMonitor | None = None
 ) -> dict[str, Any]:
-    """Run-steps per second of MultiLeNet (full profile) alone and stacked (:data:`CALIBRATION`),
-    each variant with its throughput over one run of its method and the mean GPU utilisation while
-    it ran (``monitor``; None without nvidia-smi)."""
+    """Run-steps per second of MultiLeNet (full profile) alone and stacked, eager and captured
+    (:data:`CALIBRATION`), each variant with its throughput over one run of its method, its warm-up
+    (build and compile) time and the mean GPU utilisation while it ran (``monitor``; None without
+    nvidia-smi)."""
     from autoscale.experiments.profiles import profile_config
     from autoscale.training.stacked import StackedTrainer
     from autoscale.training.state import RunState
@@ -218,10 +223,11 @@ def calibrate(
     variants = TINY_CALIBRATION if tiny else CALIBRATION
     budget = seconds / len(variants)
     result = {}
-    for name, (method, size, precision) in variants.items():
+    for name, (method, size, precision, backend) in variants.items():
         base = profile_config("multimnist", profile, device=device, method=method)
         configs = [replace(base, seed=s, precision=precision) for s in range(size)]
-        trainer = StackedTrainer(configs, progress=False)
+        built = time.perf_counter()
+        trainer = StackedTrainer(configs, progress=False, compile_backend=backend)
         states = [RunState() for _ in configs]
         train = trainer.data["train"]
         n, batch = len(train), base.batch_size
@@ -236,6 +242,7 @@ def calibrate(
                     torch.cuda.synchronize()
                 started = time.perf_counter()
                 wall_started = time.time()
+                warm_up_s = started - built  # building the stack, and compiling a captured step
             elif started is not None:
                 steps += 1
                 if steps % 20 == 0:
@@ -247,6 +254,8 @@ def calibrate(
         result[name] = {
             "method": method,
             "runs": size,
+            "captured": backend,
+            "warm_up_s": warm_up_s,
             "step_s": elapsed / steps,
             "run_steps_per_s": size * steps / elapsed,
             **(monitor.summary(wall_started, time.time()) if monitor else {}),
@@ -290,7 +299,9 @@ def guarded(what: str, say: Callable[[str], None], fn: Callable[[], Any]) -> Any
 def tier0(device: str, out: Path, tiny: bool, say: Callable[[str], None], monitor: GpuMonitor) -> dict[str, Any]:
     result: dict[str, Any] = {}
     result["bench_file"] = guarded("the step-time table", say, lambda: step_table(device, out, tiny, say))
-    say("tier 0: calibration (single run against stacks of 8 to 64, fp32 against bf16, unitary against IMTL-G)")
+    say("tier 0: weight solves of stacks of 8 to 64 runs, one run after another against batched")
+    result["solver_bench"] = guarded("the weight-solve benchmark", say, lambda: solver_table(device, tiny, say))
+    say("tier 0: calibration (one run against stacks of 8 to 64, fp32 against bf16, eager against captured)")
     result["calibration"] = guarded("calibration", say, lambda: calibrate(device, 6.0 if tiny else 40.0, tiny, monitor))
     say(json.dumps(result["calibration"], indent=1))
     say(f"tier 0: papermill {NOTEBOOK} at smoke on {device}")
@@ -318,6 +329,17 @@ def step_table(device: str, out: Path, tiny: bool, say: Callable[[str], None]) -
     atomic_write_bytes(out / bench_name, json.dumps(table, indent=1).encode())
     say(bench.format_table(table))
     return bench_name
+
+
+def solver_table(device: str, tiny: bool, say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """:mod:`autoscale.bench.solvers` on ``device``: per-run against batched weight solves, K = 3."""
+    from autoscale.bench import solvers
+
+    sizes, repeats = ((2,), 1) if tiny else ((8, 32, 64), 5)
+    rows = [solvers.bench(m, n, 3, torch.device(device), repeats) for m in solvers.METHODS for n in sizes]
+    for row in rows:
+        say(f"{row['method']} x {row['runs']}: per-run / batched {row['per_run_over_batched']:.2f}")
+    return rows
 
 
 def prepare_scenes(tiny: bool, say: Callable[[str], None]) -> None:

@@ -1,9 +1,10 @@
 """The fingerprint of the code a run executes: a record is stale only when that code changed.
 
-A run executes the training core (trainer, stacked trainer, step, Gramian, metrics, config and the
-modules they import), its method's module (and those of the methods it runs, e.g. AutoScale's
-explorer, :meth:`~autoscale.methods.base.Weighting.delegates`) and its benchmark's code (dataset,
-tasks, model). :func:`run_modules` finds those modules by following the package's own imports
+A run executes the training core (trainer, step, Gramian, metrics, config and the modules they
+import; the stacked trainer too for a run trained in a stack, whose record says so:
+:func:`record_fingerprint`), its method's module (and those of the methods it runs, e.g.
+AutoScale's explorer, :meth:`~autoscale.methods.base.Weighting.delegates`) and its benchmark's code
+(dataset, tasks, model). :func:`run_modules` finds those modules by following the package's own imports
 from these roots, statically (:func:`module_imports`), on a per-benchmark *view* of each module:
 
 - a function registered for benchmarks by name (``@DATASETS.register("scenes-street")``: a call of
@@ -36,8 +37,10 @@ from typing import Any
 
 PACKAGE = "autoscale"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-# The training core every run goes through: the single-run and the stacked trainer.
-CORE = ("autoscale.training.trainer", "autoscale.training.stacked")
+# The training core every run goes through, and what a run trained in a stack also runs (a record
+# with a "stack" entry): the GPU's throughput work on the stacked trainer leaves CPU records alone.
+CORE = ("autoscale.training.trainer",)
+STACKED_CORE = ("autoscale.training.stacked",)
 
 
 def _strip_docstrings(tree: ast.AST) -> ast.AST:
@@ -169,14 +172,21 @@ def method_modules(method: str, options: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 @cache
-def _fingerprint(benchmark: str, methods: tuple[str, ...], package_dir: Path) -> str:
-    return fingerprint_modules(run_modules((*CORE, *methods), benchmark, package_dir), benchmark)
+def _fingerprint(benchmark: str, roots: tuple[str, ...], package_dir: Path) -> str:
+    return fingerprint_modules(run_modules(roots, benchmark, package_dir), benchmark)
 
 
-def run_fingerprint(config: Mapping[str, Any], package_dir: Path = PACKAGE_DIR) -> str:
-    """The fingerprint of the code the run of ``config`` (a run config as a dict) executes."""
+def run_fingerprint(config: Mapping[str, Any], package_dir: Path = PACKAGE_DIR, *, stacked: bool = False) -> str:
+    """The fingerprint of the code the run of ``config`` (a run config as a dict) executes, trained
+    alone or (``stacked``) in a stack."""
     methods = method_modules(config["method"], config.get("method_options") or {})
-    return _fingerprint(config["benchmark"], tuple(sorted(set(methods))), package_dir)
+    core = (*CORE, *STACKED_CORE) if stacked else CORE
+    return _fingerprint(config["benchmark"], core + tuple(sorted(set(methods))), package_dir)
+
+
+def record_fingerprint(record: Mapping[str, Any], package_dir: Path = PACKAGE_DIR) -> str:
+    """:func:`run_fingerprint` of a run record: of a stacked run if the record has a ``stack`` entry."""
+    return run_fingerprint(record["config"], package_dir, stacked="stack" in record)
 
 
 def clear_cache() -> None:

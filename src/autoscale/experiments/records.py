@@ -11,7 +11,7 @@ numbers as JSON text. Losses and weights are float32 in training, so float32 los
 step times keep 7 significant digits, metric values (computed in float64) too. :func:`decode`
 turns packed arrays back into nested lists, so a loaded record has the shape the trainer returns.
 
-Provenance: :func:`stamp` adds ``fingerprint`` (:func:`autoscale.experiments.fingerprint.run_fingerprint`:
+Provenance: :func:`stamp` adds ``fingerprint`` (:func:`autoscale.experiments.fingerprint.record_fingerprint`:
 the code that the run executes), ``python_version``, ``threads``, ``cpu_kind`` (:func:`cpu_kind`) and
 ``wall_seconds``. A record whose
 fingerprint differs from its run's current code is *stale*: still shown, and counted as such, until it
@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autoscale.experiments.fingerprint import run_fingerprint
+from autoscale.experiments.fingerprint import record_fingerprint
 from autoscale.training.files import atomic_write_bytes
 
 PACKED_SECTIONS = ("steps", "metrics")
@@ -124,7 +124,7 @@ def cpu_kind() -> str:
 def stamp(record: dict, wall_seconds: float | None = None) -> dict:
     """``record`` with the provenance fields of the module docstring added (a new dict)."""
     out = dict(record)
-    out["fingerprint"] = run_fingerprint(record["config"])
+    out["fingerprint"] = record_fingerprint(record)
     if device_kind(record) == "cpu":
         out["cpu_kind"] = cpu_kind()
     out["python_version"] = platform.python_version()
@@ -148,7 +148,7 @@ def rederives_exactly_here(record: dict) -> bool:
 
 def is_stale(record: dict) -> bool:
     """Whether the code the record's run executes changed since it was trained or restamped."""
-    return record.get("fingerprint") != run_fingerprint(record["config"])
+    return record.get("fingerprint") != record_fingerprint(record)
 
 
 def manifest_entry(record: dict, data: bytes, relative: str) -> dict[str, Any]:

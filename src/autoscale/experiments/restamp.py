@@ -7,7 +7,8 @@ beside the old ones), :func:`restamp` proves it on a stratified sample and resta
 
 1. the stale records are grouped into strata, benchmark x method family (``MethodInfo.family``, with
    AutoScale as a stratum of its own since it runs two methods);
-2. from each stratum the cheapest record (by its training wall time) is re-derived here
+2. from each stratum the cheapest record (by its training wall time), preferring records of this
+   CPU's kind, is re-derived here
    (:func:`autoscale.experiments.verify.rederive`) and compared with the stored record: every
    number, exactly;
 3. only if every sampled record is identical, every stale record gets the current fingerprint
@@ -67,11 +68,16 @@ class RestampPlan:
         return [p for paths in self.strata.values() for p in paths]
 
     def sample(self, store: RunStore) -> list[Path]:
-        """The cheapest record of each stratum (by wall time; ties by file name)."""
+        """One record of each stratum: the cheapest (by wall time; ties by file name) of those this
+        CPU re-derives exactly, else the cheapest. A record of this CPU's kind is compared with its
+        stored numbers directly, in one training; one of another kind needs two (the baseline's
+        code and the current code, here)."""
         entries = store.manifest(self.profile)
+        here = records.cpu_kind()
 
-        def cost(path: Path) -> tuple[float, str]:
-            return (entries.get(f"{path.parent.name}/{path.name}", {}).get("wall_s") or math.inf, path.name)
+        def cost(path: Path) -> tuple[bool, float, str]:
+            entry = entries.get(f"{path.parent.name}/{path.name}", {})
+            return (entry.get("cpu_kind") != here, entry.get("wall_s") or math.inf, path.name)
 
         return [min(paths, key=cost) for _, paths in sorted(self.strata.items())]
 
@@ -160,7 +166,7 @@ def restamp_file(store: RunStore, path: Path, commit: str) -> Path:
     raw = json.loads(path.read_bytes())
     decoded = store.read(path)
     raw["restamped"] = {"commit": commit, "from": raw.get("fingerprint")}
-    raw["fingerprint"] = records.run_fingerprint(decoded["config"])
+    raw["fingerprint"] = records.record_fingerprint(decoded)
     data = json.dumps(raw, separators=(",", ":"), allow_nan=True).encode() + b"\n"
     return store.save_encoded(path, {**decoded, **{k: raw[k] for k in ("restamped", "fingerprint")}}, data)
 
@@ -171,7 +177,9 @@ import json, sys
 from autoscale.experiments import fingerprint
 from autoscale.experiments.verify import rederive
 record = json.loads(sys.stdin.read())
-if hasattr(fingerprint, "run_fingerprint"):
+if hasattr(fingerprint, "record_fingerprint"):
+    code = fingerprint.record_fingerprint(record)
+elif hasattr(fingerprint, "run_fingerprint"):  # before stacked runs had a fingerprint of their own
     code = fingerprint.run_fingerprint(record["config"])
 else:  # before per-run fingerprints: one fingerprint of all the code
     code = fingerprint.code_fingerprint()

@@ -10,7 +10,9 @@ leading dimension:
   gradient only from run m's terms; Adam and SGD are element-wise, so one optimiser over stacked
   tensors is M optimisers (gradient clipping is done per run, see :meth:`StackedTrainer._clip`);
 - Gramian steps: K backward passes of ``L[:, k].sum()`` give every run's gradient of task k at
-  once; run m's Gramian is J_m J_m^T with J_m (K, P) its rows. The update is then one backward
+  once; run m's Gramian is J_m J_m^T with J_m (K, P) its rows. The weights of the whole stack are
+  solved together where a method has a batched solver (:mod:`autoscale.methods.batched`: on the
+  device, without waiting for it), else by each run's own method. The update is then one backward
   pass of ``sum_m objective_m(L_m, w_m)`` (the single-run trainer instead assembles the shared
   gradient from the per-task ones; same value up to float rounding, one backward pass more);
 - every run keeps its own method object (its state, its AutoScale phase switch, its seed), its
@@ -25,6 +27,11 @@ models: there weights and losses agree to 2e-2 after 8 steps. Dropout > 0 is the
 draws the masks of all runs from one stream (``randomness="different"``): then runs are
 equivalent in distribution only. Stacking pays on CUDA; on a CPU one run per process is as fast
 (0.7-1.4x measured for MultiLeNet), so sweeps stack only on CUDA (:func:`stack_groups`).
+
+``compile_backend`` captures the step's forward and its backward passes as compiled graphs
+(``torch.compile``); the eager path stays the default (CPU, debugging). The captured path equals the
+eager one to float rounding (tested on the CPU with ``"aot_eager"``); whether it pays on a GPU is
+measured by the GPU session's calibration (eager against ``"inductor"``).
 
 Step times in a stacked record are the stack's step time divided by M (``record["stack"]`` says
 so), i.e. each run's share of the device; the per-method step-time table comes from
@@ -46,6 +53,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from tqdm import tqdm
 
 from autoscale.methods.base import check_step_inputs
+from autoscale.methods.batched import stacked_weights
 from autoscale.training.config import InvalidStepInputs, RunConfig, TrainingDiverged
 from autoscale.training.device import autocast_context, peak_memory, prepare_device, resolve_device
 from autoscale.training.device_data import augments, epoch_batches, epoch_generator, epoch_order, preload
@@ -108,7 +116,13 @@ class StackedTrainer(EpochLoop):
     """Trains compatible configs (:func:`stack_key`) together, through the epoch loop a single run
     uses (:class:`autoscale.training.loop.EpochLoop`); :meth:`run` returns their records."""
 
-    def __init__(self, configs: list[RunConfig], checkpoint_path: Path | None = None, progress: bool = True) -> None:
+    def __init__(
+        self,
+        configs: list[RunConfig],
+        checkpoint_path: Path | None = None,
+        progress: bool = True,
+        compile_backend: str | None = None,
+    ) -> None:
         if not configs:
             raise ValueError("a stack needs at least one config")
         keys = {stack_key(c) for c in configs}
@@ -156,6 +170,14 @@ class StackedTrainer(EpochLoop):
         self.metrics_every = first.metrics_every
         self.precision = first.precision
         self._vmapped_losses: bool | None = None
+        self.compile_backend = compile_backend
+        if compile_backend is not None:
+            # The captured step: the stacked forward and task losses as one graph (static shapes: every
+            # batch of a stack has the same size but an epoch's last), whose backward passes -- the
+            # Gramian's K and the update's one -- AOTAutograd compiles with it. "inductor" fuses the
+            # many small kernels a stack of small models launches; "aot_eager" captures the same
+            # graphs without code generation (the CPU tests' equality check of the captured path).
+            self._forward = torch.compile(self._forward, backend=compile_backend, dynamic=False)  # type: ignore[method-assign]
 
     # -- the batched model --------------------------------------------------------------------
 
@@ -261,8 +283,9 @@ class StackedTrainer(EpochLoop):
                     raise InvalidStepInputs(
                         f"run {m} ({self.configs[m].method}, seed {self.configs[m].seed}): {err}"
                     ) from err
-        weights = [method.weights(detached[m], gramian_of[m]) for m, method in enumerate(self.methods)]
-        stacked_weights = torch.stack([w.to(losses.dtype) for w in weights])
+        # Closed-form and fixed-budget solvers for the whole stack on the device, one transfer each
+        # way for the host solvers, each run's own method for the rest (autoscale.methods.batched).
+        weights = stacked_weights(self.methods, detached, gramian_of).to(losses.dtype)
         if log_metrics:
             t_metric = time.perf_counter()
             for m, state in enumerate(states):
@@ -274,7 +297,7 @@ class StackedTrainer(EpochLoop):
         self.optimizer.zero_grad(set_to_none=True)
         if all(method.linear_objective for method in self.methods):
             # One product for the whole stack instead of a few small kernels per run: the same gradients.
-            total = (stacked_weights * losses).sum()
+            total = (weights * losses).sum()
         else:
             total = sum(method.objective(losses[m], weights[m]) for m, method in enumerate(self.methods))
         total.backward()
@@ -287,7 +310,7 @@ class StackedTrainer(EpochLoop):
             for m, method in enumerate(self.methods):
                 if method.needs_post_step_losses:
                     method.post_step(after[m])
-        self.log.add(detached, stacked_weights.detach().float(), timer)
+        self.log.add(detached, weights.detach().float(), timer)
 
     def _must_check(self, losses: Tensor, gramians: dict[str, Tensor]) -> bool:
         """Whether to check every run's inputs now: always on the CPU; on a GPU only when a
@@ -367,6 +390,8 @@ class StackedTrainer(EpochLoop):
         for run, state in zip(self.runs, states, strict=True):
             record = run.record(state)
             record["stack"] = {"size": self.size, "step_time_s": "the stack's step time divided by its size"}
+            if self.compile_backend is not None:
+                record["stack"]["compiled"] = self.compile_backend
             record.update(peak_memory(self.device))
             records.append(record)
         return records
