@@ -119,7 +119,8 @@ SITE312   := $(VENV312)/carried
 PKGS312   := torch==2.11.0 torchvision==0.26.0 numpy==2.5.2 scipy==1.17.1 matplotlib==3.11.2 pandas==3.1.1 \
              tqdm==4.70.1 pytest==9.2.0 pillow pyyaml requests click psutil pygments packaging attrs jinja2 \
              joblib python-dateutil typing-extensions aiohttp setuptools
-TEST312   ?= tests/test_methods.py tests/test_gramian.py tests/test_stacked.py tests/test_records.py tests/test_step.py
+TEST312   ?= tests/test_methods.py tests/test_gramian.py tests/test_stacked.py tests/test_records.py tests/test_step.py \
+             tests/test_batched_solvers.py
 
 .PHONY: gpu-pack test-py312
 
