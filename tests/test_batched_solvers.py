@@ -13,9 +13,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 import torch
+from helpers import NoHostSync
 from torch import Tensor
-from torch.overrides import TorchFunctionMode
-from torch.utils._pytree import tree_leaves
 
 from autoscale.methods import batched as B
 from autoscale.methods import build_method, method_class
@@ -297,67 +296,6 @@ def test_routing_keys() -> None:
 
 
 # -- no host synchronisation on the device path -------------------------------------------------------
-
-SYNCING: set[Callable[..., Any]] = {
-    Tensor.item,
-    Tensor.tolist,
-    Tensor.numpy,
-    Tensor.cpu,
-    Tensor.__bool__,
-    Tensor.__int__,
-    Tensor.__float__,
-    Tensor.__index__,
-    Tensor.__array__,
-    Tensor.nonzero,
-    torch.nonzero,
-    torch.argwhere,
-    torch.masked_select,
-    torch.unique,
-    torch.unique_consecutive,
-    torch.repeat_interleave,
-    # These read LAPACK's error code on the host ("synchronizes that device with the CPU").
-    torch.linalg.eigh,
-    torch.linalg.eigvalsh,
-    torch.linalg.svd,
-    torch.linalg.svdvals,
-    torch.linalg.pinv,
-    torch.linalg.solve,
-    torch.linalg.inv,
-    torch.linalg.cholesky,
-    torch.linalg.lstsq,
-    torch.linalg.eig,
-    torch.linalg.matrix_rank,
-}
-
-
-class NoHostSync(TorchFunctionMode):
-    """Fails on every call that would make the host wait for a CUDA device: reading a value, a
-    copy from or to the host, an output shape that depends on values, a LAPACK error check. With
-    ``device_inputs`` (inputs on the meta device), also on host data entering a device computation."""
-
-    def __init__(self, device_inputs: bool) -> None:
-        super().__init__()
-        self.device_inputs = device_inputs
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        name = getattr(func, "__qualname__", repr(func))
-        assert func not in SYNCING, f"synchronising call {name}"
-        assert not kwargs.get("check_errors", False), f"{name} with its error check"
-        assert not (func is torch.where and len(args) == 1), "torch.where(condition) is nonzero"
-        if func in (Tensor.__getitem__, Tensor.__setitem__):
-            index = tree_leaves(args[1])
-            assert not any(isinstance(i, list) or (isinstance(i, Tensor) and i.dtype == torch.bool) for i in index), (
-                f"{name} with a host list or a boolean mask"
-            )
-        if self.device_inputs:
-            host = [t for t in tree_leaves((args, kwargs)) if isinstance(t, Tensor) and t.device.type == "cpu"]
-            assert not [t for t in host if t.dim() > 0], f"host tensor in {name}"
-            if func is Tensor.to:
-                device = torch._C._nn._parse_to(*args[1:], **kwargs)[0]
-                assert device is None or device.type == "meta", f"{name} to {device}"
-        return func(*args, **kwargs)
-
 
 DEVICE_PATH: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
     **{name: batched for name, (_, _, batched, _) in SOLVERS.items()},

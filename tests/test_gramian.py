@@ -6,7 +6,7 @@ from helpers import small_cnn
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock
 
-from autoscale.gramian import compute_gramian, naive_gramian, task_jacobian
+from autoscale.gramian import SplitGradients, compute_gramian, gramians, naive_gramian, task_jacobian
 
 NUM_TASKS = 3
 
@@ -184,3 +184,42 @@ def test_losses_must_be_a_vector() -> None:
     p = torch.randn(3, requires_grad=True)
     with pytest.raises(ValueError, match="vector"):
         compute_gramian(p.sum(), [p])
+
+
+def test_group_gramians_equal_each_group_computed_alone_and_sum_to_the_total(net: MultiTaskNet) -> None:
+    losses, _ = net(_inputs())
+    params = list(net.encoder.parameters())
+    groups = {"first": params[:2], "rest": params[2:][::-1]}  # a group's own order, not the inputs'
+    total, per_group = gramians(losses, params, groups)
+    assert torch.equal(total, compute_gramian(losses, params))
+    for name, group in groups.items():
+        assert torch.equal(per_group[name], compute_gramian(losses, group))
+    assert_gramian_close(per_group["first"] + per_group["rest"], reference_gramian(losses, params))
+
+
+def test_a_group_outside_the_inputs_is_refused(net: MultiTaskNet) -> None:
+    losses, _ = net(_inputs())
+    params = list(net.encoder.parameters())
+    with pytest.raises(ValueError, match="group 'heads' has 2 tensor"):
+        gramians(losses, params, {"heads": list(net.heads[0].parameters())})
+
+
+def test_split_group_gramians_equal_those_of_the_k_reverse_passes() -> None:
+    """The per-layer Gramians of a step that kept its Jacobian equal those of K separate reverse
+    passes bitwise (float32), so a logged layer metric does not depend on the path that made it."""
+    torch.manual_seed(0)
+    encoder = nn.Sequential(small_cnn(), nn.ReLU())
+    heads = [nn.Linear(8, 5), nn.Linear(8, 3)]
+    z = encoder(torch.randn(6, 1, 12, 12))
+    losses = [heads[0](z).logsumexp(1).mean(), heads[1](z).pow(2).mean()]
+    layers = {f"layer{i}": list(m.parameters()) for i, m in enumerate(encoder.modules()) if list(m.parameters(False))}
+    split = SplitGradients(losses, z, [list(h.parameters()) for h in heads])
+    with pytest.raises(RuntimeError, match="keep=True"):
+        split.group_gramians(layers)
+    exact = split.parameter_gramian(list(encoder.parameters()), keep=True)
+    expected_total, expected = gramians(torch.stack(losses), list(encoder.parameters()), layers)
+    torch.testing.assert_close(exact, expected_total)
+    got = split.group_gramians(layers)
+    assert got.keys() == expected.keys()
+    for name in layers:
+        assert torch.equal(got[name], expected[name]), name

@@ -6,6 +6,7 @@ examples (orthogonal, parallel, conflicting, badly scaled gradients), by brute f
 
 from __future__ import annotations
 
+import copy
 import io
 import itertools
 import math
@@ -14,6 +15,7 @@ import cvxpy as cp
 import numpy as np
 import pytest
 import torch
+from helpers import NoHostSync
 from scipy.optimize import minimize
 from torch import Tensor, nn
 
@@ -546,3 +548,23 @@ def test_nash_fixed_point_converges_where_the_line_search_stalled() -> None:
     alpha = nash_fixed_point(g)
     assert alpha is not None and np.all(alpha > 0)
     np.testing.assert_allclose(alpha * (g @ alpha), 1.0, atol=1e-9)
+
+
+def test_famo_state_follows_the_losses_to_their_device_without_host_waits() -> None:
+    """On a GPU FAMO must not wait for the device (it did twice a step when its state lived on the
+    host). Meta tensors stand in for a device: weights and post-step update read no device value, and
+    the state (logits, Adam moments) moves with the losses, keeping what was learnt on the CPU."""
+    method = make("famo")
+    losses = torch.tensor([1.0, 0.5])
+    method.weights(losses, None)
+    method.post_step(losses * 0.9)
+    moved = copy.deepcopy(method)
+    on_device = losses.to("meta")
+    moved.weights(on_device, None)  # the first step moves the state over (once)
+    moved.post_step(on_device * 0.9)
+    (state,) = moved.optimizer.state.values()
+    assert state["exp_avg"].device.type == "meta" and int(state["step"]) == 2  # the CPU step's moments came along
+    with NoHostSync(device_inputs=True):
+        w = moved.weights(on_device, None)
+        moved.post_step(on_device * 0.9)
+    assert w.device.type == "meta" and moved.logits.device.type == "meta" and int(state["step"]) == 3

@@ -9,9 +9,11 @@ import torch
 from helpers import small_cnn
 from torch import Tensor, nn
 
+import autoscale.training.step as step_module
 from autoscale.bench.steps import synthetic_batch
 from autoscale.gramian import last_layer_parameters, naive_gramian, parse_gramian_mode
 from autoscale.methods import Weighting
+from autoscale.metrics import layer_conflict
 from autoscale.training.config import RunConfig
 from autoscale.training.models import MultiTaskModel, build_model
 from autoscale.training.state import RunState
@@ -124,8 +126,8 @@ def test_every_s_computes_the_gramian_only_on_multiples_of_s(monkeypatch: pytest
     method = Recorder(len(tasks))
     step_fn = TrainStep(model, tasks, method, torch.optim.SGD(model.parameters(), lr=0.1), gramian="every:3")
 
-    def spy(self, *args):
-        grads = original(self, *args)
+    def spy(self, *args, **kwargs):
+        grads = original(self, *args, **kwargs)
         if grads.split is not None:  # per-task gradients taken: a fresh Gramian
             computed.append(current)
         return grads
@@ -163,3 +165,58 @@ def test_every_s_resumes_with_the_cached_gramian(tmp_path) -> None:
     resumed = Trainer(config, checkpoint_path=ckpt, progress=False).run()
     assert resumed["steps"]["weights"] == full["steps"]["weights"]
     assert resumed["method"] == full["method"]
+
+
+class NoGramian(Weighting):
+    """Fixed weights, no Gramian."""
+
+    def weights(self, losses: Tensor, gramian: Tensor | None) -> Tensor:
+        return torch.tensor(WEIGHTS[: self.num_tasks], dtype=losses.dtype)
+
+
+class NonlinearRecorder(Recorder):
+    """A Gramian method whose objective is not sum_i w_i L_i (as UW exploring for AutoScale)."""
+
+    def objective(self, losses: Tensor, weights: Tensor) -> Tensor:
+        return (weights * losses).sum() + 0.0 * losses.pow(2).sum()
+
+
+@pytest.mark.parametrize("method_class", [Recorder, NonlinearRecorder, NoGramian])
+def test_logged_layer_conflict_comes_from_the_gradients_already_taken(
+    method_class: type[Weighting], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A logged step of a method that took the exact Gramian makes its per-layer Gramians from the
+    same per-task gradients (no more reverse passes); a method without a Gramian takes one set of K
+    passes for both the metrics' Gramian and the layers'. Either way the per-layer numbers are those
+    of K separate reverse passes, bitwise (the whole-encoder Gramian of a Gramian method comes from
+    column views of its Jacobian: equal to float rounding)."""
+    model, tasks, x, targets = cnn_model()
+    model, x = model.float(), x.float()
+    calls = []
+    real = step_module.gramians
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(step_module, "gramians", counted)
+    method = method_class(len(tasks))
+    step_fn = TrainStep(model, tasks, method, torch.optim.SGD(model.parameters(), lr=0.0), metrics_every=1)
+    state = RunState()
+    step_fn(x, targets, 0, state)
+    assert len(calls) == (0 if method.needs_gramian else 1)
+    z = model.encoder(x)
+    outputs = model.decode(z)
+    losses = torch.stack([t.loss(outputs[t.name], targets[t.name]) for t in tasks])
+    layers = {name: [model.get_parameter(p) for p in ps] for name, ps in model.layer_parameter_names().items()}
+    expected = RunState()
+    total, per_layer = real(losses, model.shared_parameters(), layers)
+    weights = method.weights(losses, total).double()
+    expected.log_metrics(
+        0, total.double(), losses.detach().double(), weights, {name: g.double() for name, g in per_layer.items()}
+    )
+    assert state.metrics.keys() == expected.metrics.keys()
+    layer_keys = set(layer_conflict(per_layer))
+    assert layer_keys and all(state.metrics[k] == expected.metrics[k] for k in layer_keys)
+    for key in state.metrics.keys() - layer_keys:
+        assert state.metrics[key] == pytest.approx(expected.metrics[key], rel=1e-5, abs=1e-6), key

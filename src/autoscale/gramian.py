@@ -10,7 +10,9 @@ G = sum_p J_p J_p^T, it is accumulated one shared tensor at a time.
 Two entry points:
 
 - :func:`compute_gramian` (and :func:`task_jacobian`, :func:`naive_gramian`): the Gramian of any
-  losses over any tensors, by K reverse passes. The trainer uses it for the logged MTO metrics.
+  losses over any tensors, by K reverse passes; :func:`gramians` also gives, from the same passes,
+  the Gramians of groups of those tensors (an encoder layer's parameters: the logged per-layer
+  gradient conflict).
 - :class:`SplitGradients`: the training step's Gramian (:class:`autoscale.training.step.TrainStep`). It
   splits the backward at the shared representation z: each task's loss is back-propagated through
   its own head once (all K together cost one backward of the heads), then each task's dL_i/dz
@@ -85,6 +87,50 @@ def _task_gradients(losses: Tensor, inputs: tuple[Tensor, ...], retain_graph: bo
     ]
 
 
+def _accumulate_blocks(per_task: Sequence[Sequence[Tensor]], indices: Iterable[int], gramian: Tensor) -> Tensor:
+    """Add J_p J_p^T to ``gramian`` for each tensor index p in ``indices``, in that order, where
+    J_p (K x P_p) stacks the K tasks' gradients of tensor p; one block is materialised at a time."""
+    for p in indices:
+        jac = torch.stack([grads[p] for grads in per_task]).reshape(len(per_task), -1).to(gramian.dtype)
+        gramian.addmm_(jac, jac.T)
+    return gramian
+
+
+def gramians(
+    losses: Tensor,
+    inputs: Tensor | Iterable[Tensor],
+    groups: Mapping[str, Sequence[Tensor]] | None = None,
+    retain_graph: bool = True,
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """The Gramian over ``inputs`` and, from the same K reverse passes, one Gramian per group of
+    ``groups`` (each a subset of ``inputs``, e.g. an encoder layer's parameters): G^(l)_ij =
+    g_i^(l) · g_j^(l) with g_i^(l) the task gradient restricted to the group's tensors.
+
+    Arguments and return conventions as :func:`compute_gramian` (tensors that do not require grad are
+    skipped); each group's Gramian is accumulated in the group's own tensor order, so it equals the
+    group's Gramian computed alone. A group tensor that is not among ``inputs`` raises a ValueError.
+    """
+    _check_losses(losses)
+    tensors = _differentiable(inputs)
+    num_tasks = losses.shape[0]
+    index = {id(t): i for i, t in enumerate(tensors)}
+    members: dict[str, list[int]] = {}
+    for name, group in (groups or {}).items():
+        missing = [t for t in group if t.requires_grad and id(t) not in index]
+        if missing:
+            raise ValueError(f"group {name!r} has {len(missing)} tensor(s) that are not among the inputs")
+        members[name] = [index[id(t)] for t in group if t.requires_grad]
+
+    def zeros(indices: Sequence[int]) -> Tensor:
+        dtype = _result_dtype(losses, tuple(tensors[i] for i in indices))
+        return torch.zeros(num_tasks, num_tasks, dtype=dtype, device=losses.device)
+
+    per_task = _task_gradients(losses, tensors, retain_graph) if tensors else []
+    everything = range(len(tensors))
+    total = _accumulate_blocks(per_task, everything, zeros(everything))
+    return total, {name: _accumulate_blocks(per_task, ix, zeros(ix)) for name, ix in members.items()}
+
+
 def compute_gramian(losses: Tensor, inputs: Tensor | Iterable[Tensor], retain_graph: bool = True) -> Tensor:
     """Gramian G (K x K), G_ij = g_i · g_j with g_i = dL_i/d(inputs) flattened over all inputs.
 
@@ -100,42 +146,7 @@ def compute_gramian(losses: Tensor, inputs: Tensor | Iterable[Tensor], retain_gr
         G, detached, in the (promoted) dtype of ``inputs`` and on their device. Zeros if no input
         requires grad. No host synchronisation happens here.
     """
-    _check_losses(losses)
-    tensors = _differentiable(inputs)
-    num_tasks = losses.shape[0]
-    dtype = _result_dtype(losses, tensors)
-    gramian = torch.zeros(num_tasks, num_tasks, dtype=dtype, device=losses.device)
-    if not tensors:
-        return gramian
-    per_task = _task_gradients(losses, tensors, retain_graph)
-    for block in zip(*per_task, strict=True):
-        # J_p (K x P_p) of one shared tensor; only one block is materialised at a time.
-        jac = torch.stack(block).reshape(num_tasks, -1).to(dtype)
-        gramian.addmm_(jac, jac.T)
-    return gramian
-
-
-def layer_gramians(
-    losses: Tensor, layers: Mapping[str, Sequence[Tensor]], retain_graph: bool = True
-) -> dict[str, Tensor]:
-    """Per layer l, the Gramian G^(l)_ij = g_i^(l) · g_j^(l) of the task gradients restricted to the
-    layer's parameters (K reverse passes in all); detached, graph kept by default. The layers' Gramians
-    sum to the Gramian over all their parameters."""
-    _check_losses(losses)
-    names = list(layers)
-    tensors = [tuple(t for t in layers[n] if t.requires_grad) for n in names]
-    flat = tuple(t for group in tensors for t in group)
-    per_task = _task_gradients(losses, flat, retain_graph) if flat else []
-    out, start = {}, 0
-    for name, group in zip(names, tensors, strict=True):
-        stop = start + len(group)
-        dtype = _result_dtype(losses, group)
-        gramian = torch.zeros(losses.shape[0], losses.shape[0], dtype=dtype, device=losses.device)
-        for block in zip(*(grads[start:stop] for grads in per_task), strict=True):
-            jac = torch.stack(block).reshape(losses.shape[0], -1).to(dtype)
-            gramian.addmm_(jac, jac.T)
-        out[name], start = gramian, stop
-    return out
+    return gramians(losses, inputs, retain_graph=retain_graph)[0]
 
 
 def task_jacobian(losses: Tensor, inputs: Tensor | Iterable[Tensor], retain_graph: bool = True) -> Tensor:
@@ -308,6 +319,32 @@ class SplitGradients:
             gramian.addmm_(jac[:, a:b], jac[:, a:b].T)
         self._jacobian = (params, jac, bounds) if keep else None
         return gramian
+
+    @property
+    def keeps_jacobian(self) -> bool:
+        """Whether the last :meth:`parameter_gramian` kept its Jacobian (``keep=True``)."""
+        return self._jacobian is not None
+
+    def group_gramians(self, groups: Mapping[str, Sequence[Tensor]]) -> dict[str, Tensor]:
+        """Per group of encoder parameters (e.g. a layer's), the Gramian of the task gradients restricted
+        to it, from the Jacobian kept by :meth:`parameter_gramian` (no backward pass); each accumulated
+        per tensor in the group's order, as :func:`gramians` does."""
+        if self._jacobian is None:
+            raise RuntimeError("group_gramians needs the Jacobian: call parameter_gramian(..., keep=True) first")
+        params, jac, bounds = self._jacobian
+        where = {id(p): bound for p, bound in zip(params, bounds, strict=True)}
+        out = {}
+        for name, group in groups.items():
+            gramian = torch.zeros(self.num_tasks, self.num_tasks, dtype=jac.dtype, device=jac.device)
+            for p in group:
+                if p.requires_grad:
+                    a, b = where[id(p)]
+                    # A contiguous copy of the block: BLAS rounds a strided view differently, and a logged
+                    # layer Gramian must not depend on which of the two paths computed it.
+                    block = jac[:, a:b].contiguous()
+                    gramian.addmm_(block, block.T)
+            out[name] = gramian
+        return out
 
     def backward(self, weights: Tensor) -> None:
         """Accumulate the gradients of ``sum_i w_i L_i`` into ``.grad`` (heads and encoder)."""

@@ -17,7 +17,7 @@ import argparse
 import json
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 
@@ -74,6 +74,16 @@ def bench(method: str, n: int, k: int, device: torch.device, repeats: int) -> di
     }
 
 
+def rows(
+    device: torch.device, sizes: Iterable[int], k: int = 3, repeats: int = 5, methods: Iterable[str] = METHODS
+) -> Iterator[dict[str, float | int | str]]:
+    """:func:`bench` of every method at every stack size, one row at a time (methods outer)."""
+    sizes = list(sizes)
+    for method in methods:
+        for n in sizes:
+            yield bench(method, n, k, device, repeats)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autoscale.bench.solvers", description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -82,10 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
-    device = torch.device(args.device)
-    for method in args.methods:
-        for n in args.sizes:
-            print(json.dumps(bench(method, n, args.tasks, device, args.repeats)), flush=True)
+    for row in rows(torch.device(args.device), args.sizes, args.tasks, args.repeats, args.methods):
+        print(json.dumps(row), flush=True)
     return 0
 
 

@@ -336,9 +336,10 @@ def solver_table(device: str, tiny: bool, say: Callable[[str], None]) -> list[di
     from autoscale.bench import solvers
 
     sizes, repeats = ((2,), 1) if tiny else ((8, 32, 64), 5)
-    rows = [solvers.bench(m, n, 3, torch.device(device), repeats) for m in solvers.METHODS for n in sizes]
-    for row in rows:
+    rows = []
+    for row in solvers.rows(torch.device(device), sizes, repeats=repeats):
         say(f"{row['method']} x {row['runs']}: per-run / batched {row['per_run_over_batched']:.2f}")
+        rows.append(row)
     return rows
 
 
@@ -399,11 +400,16 @@ def stack_table(sessions: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["session", "tier"]) if rows else pd.DataFrame()
 
 
+def stack_methods(stack: list[RunConfig]) -> list[str]:
+    """The methods a stack trains, sorted, each once."""
+    return sorted({c.method for c in stack})
+
+
 def stack_row(stack: list[RunConfig], seconds: float, monitor: GpuMonitor, since: float) -> dict[str, Any]:
     """What a session keeps of a stack beside its timing: methods, benchmark, profile, runs per
     hour and the GPU's utilisation and memory while it trained."""
     return {
-        "methods": sorted({c.method for c in stack}),
+        "methods": stack_methods(stack),
         "benchmark": stack[0].benchmark,
         "profile": stack[0].profile,
         "runs_per_hour": len(stack) / seconds * 3600,
@@ -437,17 +443,15 @@ def train_groups(
                 return trained
             stack, group = group[:size], group[size:]
             stack_start = time.time()
-            methods = sorted({c.method for c in stack})
-            records = guarded(
-                f"a stack of {len(stack)} {methods}", say, lambda s=stack: run_stack(s, store, False, deadline)
-            )
+            summary = f"a stack of {len(stack)} {stack_methods(stack)}"
+            records = guarded(summary, say, lambda s=stack: run_stack(s, store, False, deadline))
             if records is None:
                 entry["failed_stacks"] = entry.get("failed_stacks", 0) + 1
                 continue
             seconds = time.time() - stack_start
             if records[0] is None:
-                row = {"kind": list(run_kind(stack[0])), "runs": len(stack), "seconds": seconds}
-                entry.setdefault("stopped_stacks", []).append(row | stack_row(stack, seconds, monitor, stack_start))
+                row = budget.row(stack, seconds) | stack_row(stack, seconds, monitor, stack_start)
+                entry.setdefault("stopped_stacks", []).append(row)
                 say(f"deadline: a stack of {len(stack)} stopped unfinished (its checkpoint is kept)")
                 return trained
             row = budget.record(stack, seconds) | stack_row(stack, seconds, monitor, stack_start)
@@ -455,7 +459,7 @@ def train_groups(
             trained += len(stack)
             util = row["gpu_util_mean"]
             busy = "" if util is None else f", GPU {util:.0f}% busy"
-            say(f"stack of {len(stack)} {methods} done in {seconds:.1f} s ({row['runs_per_hour']:.0f} runs/hour{busy})")
+            say(f"{summary} done in {seconds:.1f} s ({row['runs_per_hour']:.0f} runs/hour{busy})")
             saved()
     return trained
 

@@ -65,11 +65,15 @@ class StackBudget:
         fits = [n for n in range(1, cap + 1) if self.estimate(kind, n) <= self.margin * seconds_left]
         return max(fits, default=0)
 
+    def row(self, stack: list[RunConfig], seconds: float) -> dict[str, Any]:
+        """The timing row a session stores for ``stack`` (what :meth:`add_sessions` reads back)."""
+        return {"kind": list(self.kind(stack[0])), "runs": len(stack), "seconds": seconds}
+
     def record(self, stack: list[RunConfig], seconds: float) -> dict[str, Any]:
-        """A finished stack of ``stack`` took ``seconds``; returns the row a session stores."""
-        kind = self.kind(stack[0])
-        self.timings.setdefault(kind, []).append((len(stack), seconds))
-        return {"kind": list(kind), "runs": len(stack), "seconds": seconds}
+        """A finished stack of ``stack`` took ``seconds``: learn it; returns its :meth:`row`."""
+        row = self.row(stack, seconds)
+        self.timings.setdefault(tuple(row["kind"]), []).append((len(stack), seconds))
+        return row
 
     def add_sessions(self, sessions: Iterable[Mapping[str, Any]], device: str) -> None:
         """Takes the stack timings of earlier sessions on ``device`` (rows of :meth:`record` kept

@@ -1,7 +1,7 @@
 """FAMO (Liu et al., "Fast adaptive multitask optimization", NeurIPS 2023).
 
-Uses only the task losses (no Gramian); its state lives on the CPU (K numbers), and the weights are
-handed back on the device and in the dtype of the losses.
+Uses only the task losses (no Gramian). Its state (K logits, their Adam moments, the minimum losses)
+follows the losses to their device on the first step, so that a GPU step never waits for the host.
 """
 
 from __future__ import annotations
@@ -67,25 +67,45 @@ class FAMO(Weighting):
         self.gamma, self.w_lr, self.max_norm = float(gamma), float(w_lr), float(max_norm)
         self.min_losses = mins
         self.logits = nn.Parameter(torch.zeros(num_tasks))
-        self.optimizer = torch.optim.Adam([self.logits], lr=self.w_lr, weight_decay=self.gamma)
+        self.optimizer = self._adam()
         self.shifted_before: Tensor | None = None  # L - m + eps of the last weights() call
 
     @property
     def max_grad_norm(self) -> float | None:
         return self.max_norm or None
 
+    def _adam(self) -> torch.optim.Adam:
+        return torch.optim.Adam([self.logits], lr=self.w_lr, weight_decay=self.gamma)
+
+    def _follow(self, device: torch.device) -> None:
+        """Move the state to ``device`` (once: the trainer's losses stay on one device)."""
+        if self.logits.device == device:
+            return
+        saved = self.optimizer.state_dict()
+        self.logits = nn.Parameter(self.logits.detach().to(device))
+        self.optimizer = self._adam()
+        # Adam moves its saved moments to the parameter's device by its own rules (its step count stays on the host).
+        self.optimizer.load_state_dict(saved)
+        self.min_losses = self.min_losses.to(device)
+        if self.shifted_before is not None:
+            self.shifted_before = self.shifted_before.to(device)
+
     def _shifted(self, losses: Tensor) -> Tensor:
-        shifted = losses.detach().to("cpu", torch.float32) - self.min_losses + self.eps
-        if (shifted <= 0).any():
+        """L - m + eps in float32. Checked positive on the CPU only: on a GPU reading the check would
+        make the host wait every step; there a loss at or below its minimum gives non-finite weights,
+        hence non-finite losses, which the trainer's epoch check reports with the task's name."""
+        shifted = losses.detach().float() - self.min_losses + self.eps
+        if shifted.device.type == "cpu" and (shifted <= 0).any():
             raise ValueError(f"FAMO needs losses above min_losses; got losses {losses.tolist()}")
         return shifted
 
     def weights(self, losses: Tensor, gramian: Tensor | None) -> Tensor:
         self.check_inputs(losses, gramian)
+        self._follow(losses.device)
         self.shifted_before = self._shifted(losses)
         z = torch.softmax(self.logits.detach(), dim=0)
         c = (z / self.shifted_before).sum()
-        return (z / (c * self.shifted_before)).to(device=losses.device, dtype=losses.dtype)
+        return (z / (c * self.shifted_before)).to(losses.dtype)
 
     def post_step(self, losses_after: Tensor) -> None:
         if self.shifted_before is None:

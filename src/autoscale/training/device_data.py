@@ -23,9 +23,14 @@ from torch.utils.data import DataLoader, Dataset
 Batch = tuple[Tensor, dict[str, Tensor]]
 
 
+# The shuffle's generator is seeded from (seed, epoch) apart from the global generator (a different
+# prime stride than EPOCH_SEED_STRIDE), so that data order and dropout draws are independent streams.
+SHUFFLE_SEED_STRIDE = 100_003
+
+
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     """The generator of the training loader's shuffle in ``epoch`` of a run with ``seed``."""
-    return torch.Generator().manual_seed(seed * 100_003 + epoch)
+    return torch.Generator().manual_seed(seed * SHUFFLE_SEED_STRIDE + epoch)
 
 
 def epoch_batches(n: int, batch_size: int, generator: torch.Generator | None) -> list[Tensor]:

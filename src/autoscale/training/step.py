@@ -22,13 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from autoscale.gramian import (
-    SplitGradients,
-    compute_gramian,
-    last_layer_parameters,
-    layer_gramians,
-    parse_gramian_mode,
-)
+from autoscale.gramian import SplitGradients, gramians, last_layer_parameters, parse_gramian_mode
 from autoscale.methods.base import Weighting, check_step_inputs
 from autoscale.training.config import InvalidStepInputs
 from autoscale.training.device import autocast_context, sync
@@ -65,9 +59,10 @@ class TrainStep:
     estimate the same window average (this is what the cheap-Gramian study measures).
 
     The metrics Gramian of ``metrics_every`` is always the exact one (so that logged metrics mean
-    the same across modes); it is reused when the method took it this step, else computed apart.
-    The per-layer Gramians of the logged gradient conflict are computed apart (K more backward
-    passes through the encoder on a logged step, timed with the metrics, not the step).
+    the same across modes). The per-layer Gramians of the logged gradient conflict come from the same
+    per-task gradients: those the method's exact Gramian was made of when it took one this step (no
+    backward pass), else K backward passes through the encoder that give both (timed with the
+    metrics, not the step).
     """
 
     def __init__(
@@ -105,9 +100,10 @@ class TrainStep:
         representation, task_losses = self.forward(x, targets)
         losses = torch.stack(task_losses)
         linear = self.method.linear_objective  # read before weights(): AutoScale may switch phase there
-        grads = self.task_gradients(task_losses, representation, step, state, linear)
+        logged = self.metrics_every > 0 and step % self.metrics_every == 0
+        grads = self.task_gradients(task_losses, representation, step, state, keep=linear or logged)
         weights = self.weights(losses, grads.gramian)
-        if self.metrics_every > 0 and step % self.metrics_every == 0:
+        if logged:
             self.log_metrics(losses, weights, grads, step, state, timer)
         self.update(x, targets, losses, weights, grads.split if linear else None)
         self.log.add(losses, weights, timer)
@@ -121,9 +117,10 @@ class TrainStep:
         return representation, task_losses
 
     def task_gradients(
-        self, task_losses: list[Tensor], representation: Tensor, step: int, state: RunState, linear: bool
+        self, task_losses: list[Tensor], representation: Tensor, step: int, state: RunState, keep: bool
     ) -> TaskGradients:
-        """Stage 2: the method's Gramian, computed this step or reused (``every:s``), or none."""
+        """Stage 2: the method's Gramian, computed this step or reused (``every:s``), or none; ``keep``
+        keeps the exact Gramian's per-task gradients (for the update, or the per-layer metrics)."""
         if not self.method.needs_gramian:
             return TaskGradients()
         if step % self.mode.every != 0 and state.gramian_cache is not None:
@@ -135,7 +132,7 @@ class TrainStep:
         elif self.mode.source == "last_layer":
             gramian = split.parameter_gramian(last_layer_parameters(self.model.encoder))
         else:
-            gramian = split.parameter_gramian(self.model.shared_parameters(), keep=linear)
+            gramian = split.parameter_gramian(self.model.shared_parameters(), keep=keep)
         gramian = gramian.detach()
         if self.mode.every > 1:
             state.gramian_cache = gramian
@@ -167,10 +164,10 @@ class TrainStep:
         ratios of Gramian entries: GMS, condition number); their time is excluded from the step's."""
         sync(self.device)
         started = time.perf_counter()
-        exact = (
-            grads.gramian if grads.exact else compute_gramian(losses, self.model.shared_parameters(), retain_graph=True)
-        )
-        layers = layer_gramians(losses, self.layers)
+        if grads.exact and grads.split is not None and grads.split.keeps_jacobian:
+            exact, layers = grads.gramian, grads.split.group_gramians(self.layers)
+        else:
+            exact, layers = gramians(losses, self.model.shared_parameters(), self.layers)
         state.log_metrics(
             step,
             exact.detach().double(),
