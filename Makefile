@@ -114,11 +114,14 @@ clean: clean-book
 # with torch 2.11 and the device's own packages, the wheels installed into a folder on PYTHONPATH as there,
 # then the imports and a quick pytest subset (TEST312).
 PYTHON312 ?= $(firstword $(wildcard /root/.pyenv/versions/3.12*/bin/python3.12) python3.12)
-VENV312   := .venv312
-SITE312   := $(VENV312)/carried
 PKGS312   := torch==2.11.0 torchvision==0.26.0 numpy==2.5.2 scipy==1.17.1 matplotlib==3.11.2 pandas==3.1.1 \
              tqdm==4.70.1 pytest==9.2.0 pillow pyyaml requests click psutil pygments packaging attrs jinja2 \
              joblib python-dateutil typing-extensions aiohttp setuptools
+# The venv holds third-party packages only (5 GB, about 3 minutes to install), so it is kept once per
+# machine, keyed by interpreter and package list, and reused by every clone (CI runs on fresh clones);
+# it counts as made only once its install finished (.complete). The carried wheels go into the clone.
+VENV312   := $(HOME)/.cache/autoscale/venv312-$(shell echo '$(PYTHON312) $(PKGS312)' | sha256sum | cut -c1-12)
+SITE312   := .venv312-carried
 TEST312   ?= tests/test_methods.py tests/test_gramian.py tests/test_stacked.py tests/test_records.py tests/test_step.py \
              tests/test_batched_solvers.py
 
@@ -128,13 +131,14 @@ gpu-pack:
 	bash scripts/pack_gpu.sh
 
 test-py312: gpu-pack
-	@test -x $(VENV312)/bin/python || { $(PYTHON312) -m venv $(VENV312) && \
-	  $(VENV312)/bin/python -m pip install --quiet --disable-pip-version-check $(PKGS312); } || \
+	@test -f $(VENV312)/.complete || { rm -rf $(VENV312) && $(PYTHON312) -m venv $(VENV312) && \
+	  $(VENV312)/bin/python -m pip install --quiet --disable-pip-version-check $(PKGS312) && \
+	  touch $(VENV312)/.complete; } || \
 	  { rm -rf $(VENV312); echo "error: could not make $(VENV312) with $(PYTHON312)"; exit 1; }
 	rm -rf $(SITE312)
 	$(VENV312)/bin/python -m pip install --quiet --disable-pip-version-check --no-index --no-deps --no-compile \
 	  --target $(SITE312) .whl/*.whl
-	cd /tmp && PYTHONPATH=$(CURDIR)/$(SITE312):$(CURDIR)/src $(CURDIR)/$(VENV312)/bin/python -c \
+	cd /tmp && PYTHONPATH=$(CURDIR)/$(SITE312):$(CURDIR)/src $(VENV312)/bin/python -c \
 	  "import sys, torch, autoscale, autoscale.training.trainer, autoscale.experiments, autoscale.bench, torchjd, cvxpy, papermill; \
 	  print(sys.version.split()[0], torch.__version__, cvxpy.installed_solvers())"
 	AUTOSCALE_RESULTS_ROOT=$$(mktemp -d) PYTHONPATH=$(CURDIR)/$(SITE312):$(CURDIR)/src \
