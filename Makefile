@@ -18,7 +18,8 @@ RESULTS_ROOT ?= $(CURDIR)/results
 # as parallel one-thread runs: 1.8x the throughput on 2 cores), two sharing one GPU.
 WORKERS  ?= $(if $(filter cuda%,$(DEVICE)),2,$(shell nproc))
 STAMP    := $(VENV)/.installed
-# One stamp per profile; re-rendered when the renderer changes (scene i is a function of its code).
+# One stamp per profile; re-rendered when the renderer changes (scene i is a function of its code) or
+# a benchmark's declaration does (what it prepares, at which sizes).
 DATA_STAMP = $(DATA_ROOT)/.prepared-$(1)
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 EXECUTED := $(patsubst notebooks/%,book/notebooks/%,$(NOTEBOOKS))
@@ -58,7 +59,8 @@ $(STAMP): requirements.txt pyproject.toml
 
 data: $(call DATA_STAMP,$(PROFILE))
 
-$(DATA_ROOT)/.prepared-%: $(STAMP) $(wildcard src/autoscale/training/datasets/scenes/*.py) src/autoscale/training/datasets/scene_datasets.py
+$(DATA_ROOT)/.prepared-%: $(STAMP) $(wildcard src/autoscale/training/datasets/scenes/*.py) src/autoscale/training/datasets/scene_datasets.py \
+                         $(wildcard src/autoscale/benchmarks/*.py)
 	bash data_scripts/install_system_packages.sh
 	$(PY) data_scripts/prepare_data.py --root $(DATA_ROOT) --profile $*
 	@touch $@

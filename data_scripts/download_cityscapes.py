@@ -33,18 +33,20 @@ from pathlib import Path
 
 from download_nyuv2 import Offline, default_root, download, exit_code, unpack, verify_mtan
 
+from autoscale.benchmarks import benchmark
 from autoscale.training.datasets.cityscapes import (
     HEIGHT,
-    MTAN_COMMAND,
     MTAN_FIELDS,
-    MTAN_FOLDER,
-    RAW_COMMAND,
+    RAW,
     RAW_FIELDS,
-    RAW_FOLDER,
     WIDTH,
     prepare_cityscapes3,
     raw_files,
 )
+
+# Each layout's folder under the data root and the command that runs this script for it.
+MTAN = benchmark("cityscapes").source
+OFFICIAL = benchmark("cityscapes3").source
 
 MTAN_URLS = {
     "128x256": "https://www.dropbox.com/s/lg2ktu7o8hzwf99/cityscapes2.zip?dl=1",
@@ -98,19 +100,18 @@ def unpack_raw(zips: list[Path], raw_root: Path) -> None:
 
 def verify_raw(root: Path, height: int, width: int, workers: int) -> None:
     """Every image has its labels and disparity, counts match; then build and check the resized cache."""
+    folder, hint = root / OFFICIAL.folder, OFFICIAL.command.format(root=root)
     for split, count in EXPECTED.items():
-        files = raw_files(root / RAW_FOLDER, split)
+        files = raw_files(folder / RAW, split, hint)
         missing = [p for f in files for p in f.values() if not p.is_file()]
         if missing or len(files) != count:
             raise ValueError(
                 f"{split}: {len(files)} images (expected {count}), {len(missing)} missing files: {missing[:3]}"
             )
-        print(f"{root / RAW_FOLDER} {split}: {count} images with labels and disparity, ok")
+        print(f"{folder / RAW} {split}: {count} images with labels and disparity, ok")
     for split in EXPECTED:
-        cache = prepare_cityscapes3(root, split, height, width, workers)
-        verify_mtan(
-            cache.parent, RAW_FIELDS, {cache.name: EXPECTED[split]}, (height, width), RAW_COMMAND.format(root=root)
-        )
+        cache = prepare_cityscapes3(folder, split, hint, height, width, workers)
+        verify_mtan(cache.parent, RAW_FIELDS, {cache.name: EXPECTED[split]}, (height, width), hint)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,9 +146,9 @@ def main(argv: list[str] | None = None) -> int:
                 url = MTAN_URLS[args.resolution]
                 manual = f"Download {url} in a browser and run: python {sys.argv[0]} --root {root} --from-zip FILE"
                 zip_path = args.from_zip or download(url, root / f"cityscapes-{args.resolution}.zip", manual=manual)
-                unpack(zip_path, root / MTAN_FOLDER, "train/image")
+                unpack(zip_path, root / MTAN.folder, "train/image")
             size = tuple(int(x) for x in args.resolution.split("x"))
-            verify_mtan(root / MTAN_FOLDER, MTAN_FIELDS, EXPECTED, size, MTAN_COMMAND.format(root=root))
+            verify_mtan(root / MTAN.folder, MTAN_FIELDS, EXPECTED, size, MTAN.command.format(root=root))
             return
         if not args.verify_only:
             if args.from_zips is None and args.username is None:
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 password = args.password or os.environ.get("CITYSCAPES_PASSWORD") or getpass.getpass("password: ")
                 zips = download_raw(root, args.username, password)
-            unpack_raw(zips, root / RAW_FOLDER)
+            unpack_raw(zips, root / OFFICIAL.folder / RAW)
         verify_raw(root, args.height, args.width, args.workers)
 
     return exit_code(fetch)

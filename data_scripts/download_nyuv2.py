@@ -24,7 +24,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from autoscale.training.datasets.nyuv2 import FETCH_COMMAND, FIELDS, FOLDER
+from autoscale.benchmarks import benchmark
+from autoscale.training.datasets.nyuv2 import FIELDS
+
+SOURCE = benchmark("nyuv2").source  # its folder under the data root and the command that runs this script
 
 URL = "https://www.dropbox.com/s/p2nn02wijg7peiy/nyuv2.zip?dl=1"
 EXPECTED = {"train": 795, "val": 654}
@@ -125,10 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             root.mkdir(parents=True, exist_ok=True)
             manual = f"Download {URL} in a browser and run: python {sys.argv[0]} --root {root} --from-zip FILE"
             zip_path = args.from_zip or download(URL, root / "nyuv2.zip", manual=manual)
-            unpack(zip_path, root / FOLDER, "train/image")
+            unpack(zip_path, root / SOURCE.folder, "train/image")
             if args.from_zip is None and not args.keep_zip:
                 zip_path.unlink()
-        verify_mtan(root / FOLDER, FIELDS, EXPECTED, SIZE, FETCH_COMMAND.format(root=root))
+        verify_mtan(root / SOURCE.folder, FIELDS, EXPECTED, SIZE, SOURCE.command.format(root=root))
 
     return exit_code(fetch)
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from autoscale.benchmarks import benchmark, benchmark_names
 from autoscale.commands.cli import main, parser
 from autoscale.experiments.plans import book_benchmarks, book_configs
-from autoscale.experiments.profiles import PROFILE_SETTINGS, PROFILES, benchmarks, profile_config
-from autoscale.training.datasets import DATASETS, REAL_DATA_FOLDERS
+from autoscale.experiments.profiles import PROFILES, profile_config
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = ("nyuv2", "cityscapes", "cityscapes3")
@@ -30,13 +30,21 @@ def _modules_after(code: str) -> set[str]:
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def test_every_loadable_benchmark_has_profiles_and_is_accepted():
-    assert set(benchmarks()) == set(DATASETS.names())
-    for benchmark in REAL:
-        assert set(PROFILE_SETTINGS[benchmark]) == set(PROFILES)
-        for command in ("sweep", "train"):
-            args = parser().parse_args([command, "--benchmark", benchmark, "--profile", "smoke"])
-            assert args.benchmark == benchmark
+def test_every_declared_benchmark_is_accepted_and_the_real_ones_have_every_profile():
+    for name in benchmark_names():
+        for command in ("sweep", "train", "pbt"):
+            args = parser().parse_args([command, "--benchmark", name, "--profile", "smoke"])
+            assert args.benchmark == name
+    for name in REAL:
+        assert set(benchmark(name).profiles) == set(PROFILES)
+
+
+def test_the_help_of_a_command_lists_every_benchmark_with_its_description(capsys: pytest.CaptureFixture):
+    with pytest.raises(SystemExit):
+        parser().parse_args(["train", "--help"])
+    out = capsys.readouterr().out
+    for name in benchmark_names():
+        assert f"  {name} " in out and benchmark(name).description in out
 
 
 @pytest.mark.parametrize("benchmark", REAL)
@@ -77,7 +85,7 @@ def test_the_book_adds_real_datasets_only_where_their_data_is(tmp_path: Path, mo
     offline = ["multimnist", "scenes-street", "scenes-indoor"]
     assert book_benchmarks() == book_benchmarks(require_data=False) == offline
     assert {c.benchmark for c in book_configs("smoke")} == set(offline)
-    (tmp_path / REAL_DATA_FOLDERS["nyuv2"]).mkdir()
+    (tmp_path / benchmark("nyuv2").source.folder).mkdir()  # type: ignore[union-attr]
     assert book_benchmarks() == book_benchmarks(require_data=False) == [*offline, "nyuv2"]
     assert {c.benchmark for c in book_configs("smoke")} == {*offline, "nyuv2"}
 

@@ -26,6 +26,9 @@ CONFIGS = {
     },
     "autoscale with its default explorer": {"benchmark": "multimnist", "method": "autoscale"},
     "linear on indoor": {"benchmark": "scenes-indoor", "method": "linear", "method_options": {"weights": [1] * 4}},
+    "famo on multifashion": {"benchmark": "multifashion", "method": "famo"},
+    "unitary on cityscapes": {"benchmark": "cityscapes", "method": "unitary"},
+    "unitary on cityscapes3": {"benchmark": "cityscapes3", "method": "unitary"},
 }
 
 
@@ -63,15 +66,22 @@ def test_adding_a_method_or_a_benchmark_changes_no_record(package: Path) -> None
         '@register("newer")\nclass Newer(Weighting):\n'
         '    info = MethodInfo(label="Newer", family="loss")\n'
     )
+    # A benchmark in a module of its own, with its own dataset code ...
     (package / "training" / "datasets" / "toy.py").write_text("def build_toy(root, split):\n    return []\n")
-    append(
-        package / "training" / "datasets" / "__init__.py",
-        '\n\n@DATASETS.register("toy")\ndef _toy(root, split, **options):\n'
-        "    from autoscale.training.datasets.toy import build_toy\n\n    return build_toy(root, split)\n",
+    (package / "benchmarks" / "toy.py").write_text(
+        "from autoscale.benchmarks.declaration import Benchmark, Offline\n\n\n"
+        "def _dataset(root, split, **options):\n"
+        "    from autoscale.training.datasets.toy import build_toy\n\n    return build_toy(root, split)\n\n\n"
+        'TOY = Benchmark(name="toy", description="a toy", dataset=_dataset, tasks=list, model=list, '
+        "profiles={}, source=Offline())\n"
     )
+    # ... and one beside its family, with a private builder of its own.
     append(
-        package / "training" / "tasks.py",
-        '\n\n@TASK_SETS.register("toy")\ndef _toy_tasks() -> list[Task]:\n    return _indoor_tasks(2)\n',
+        package / "benchmarks" / "scenes.py",
+        "\n\ndef _tiny_street_tasks(num_classes=None):\n    return _street_tasks(num_classes)[:1]\n\n\n"
+        'SCENES_TINY = Benchmark(name="scenes-tiny", description="street, one task", '
+        "dataset=partial(_scenes, 'street'), tasks=_tiny_street_tasks, model=partial(_model, 'scenes-tiny'), "
+        "profiles=_PROFILES, source=Offline(prepare=partial(_prepare, 'street')))\n",
     )
     assert changed(package) == set()
 
@@ -84,12 +94,57 @@ def test_editing_famo_stales_famo_runs_and_autoscale_exploring_with_famo_only(pa
             "def post_step(self, losses_after: Tensor) -> None:\n        losses_after = losses_after * 1.0",
         )
     )
-    assert changed(package) == {"famo on multimnist", "famo on street", "autoscale exploring with famo"}
+    assert changed(package) == {
+        "famo on multimnist",
+        "famo on street",
+        "famo on multifashion",
+        "autoscale exploring with famo",
+    }
 
 
 def test_editing_a_benchmarks_dataset_stales_its_runs_only(package: Path) -> None:
     append(package / "training" / "datasets" / "scenes" / "textures.py", "\nEXTRA_CONSTANT = 1\n")
     assert changed(package) == {"famo on street", "linear on indoor"}
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new))
+
+
+@pytest.mark.parametrize(
+    ("family", "old", "new", "stale"),
+    [
+        # A builder used by one benchmark of its family.
+        (
+            "cityscapes.py",
+            "return street_tasks(num_classes)",
+            "return street_tasks(num_classes)[::-1]",
+            {"unitary on cityscapes3"},
+        ),
+        (
+            "scenes.py",
+            "return street_tasks(num_classes or",
+            "return street_tasks(0 or num_classes or",
+            {"famo on street"},
+        ),
+        # What only one declaration holds.
+        ("multimnist.py", 'description="MultiFashion:', 'description="MultiFashion, edited:', {"famo on multifashion"}),
+        # A builder the whole family shares.
+        (
+            "scenes.py",
+            "return build_scenes(root, kind, split, **options)",
+            "return build_scenes(root, kind, split, **dict(options))",
+            {"famo on street", "linear on indoor"},
+        ),
+    ],
+)
+def test_editing_a_benchmarks_declaration_stales_the_runs_that_execute_the_edit_only(
+    package: Path, family: str, old: str, new: str, stale: set[str]
+) -> None:
+    edit(package / "benchmarks" / family, old, new)
+    assert changed(package) == stale
 
 
 def test_editing_the_trainer_stales_every_run(package: Path) -> None:
@@ -113,11 +168,7 @@ def test_editing_the_stacked_trainer_stales_stacked_runs_only(package: Path) -> 
 
 def test_a_runs_modules_are_its_core_method_and_benchmark() -> None:
     config = CONFIGS["autoscale exploring with famo"]
-    modules = set(
-        fingerprint.run_modules(
-            (*fingerprint.CORE, *fingerprint.method_modules("autoscale", config["method_options"])), "multimnist"
-        )
-    )
+    modules = set(fingerprint.run_modules(fingerprint.run_roots(config), "multimnist"))
     assert {"autoscale.methods.autoscale", "autoscale.methods.famo", "autoscale.methods.window"} <= modules
     assert {
         "autoscale.training.trainer",
@@ -125,7 +176,8 @@ def test_a_runs_modules_are_its_core_method_and_benchmark() -> None:
         "autoscale.metrics",
         "autoscale.training.step",
     } <= modules
-    assert "autoscale.training.datasets.multimnist" in modules
-    # Neither other methods nor other benchmarks' data, nor the layers above training.
-    assert not {"autoscale.methods.uw", "autoscale.methods.imtlg", "autoscale.training.datasets.scenes"} & modules
+    assert {"autoscale.benchmarks.multimnist", "autoscale.training.datasets.multimnist"} <= modules
+    # Neither other methods nor other benchmarks' declarations and data, nor the layers above training.
+    others = {"autoscale.benchmarks.scenes", "autoscale.benchmarks.nyuv2", "autoscale.training.datasets.scenes"}
+    assert not {"autoscale.methods.uw", "autoscale.methods.imtlg", *others} & modules
     assert not any(m.startswith(("autoscale.experiments", "autoscale.book")) for m in modules)

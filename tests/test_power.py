@@ -62,7 +62,7 @@ def test_paired_sd_refuses_rows_on_different_seeds() -> None:
 
 def test_the_frozen_estimate_rederives_from_its_own_table() -> None:
     estimate = power.read_estimate()
-    assert set(estimate["benchmarks"]) == set(power.TARGET_DIFFERENCE)
+    assert set(estimate["benchmarks"]) == set(power.power_targets())
     for entry in estimate["benchmarks"].values():
         table = {row: {int(s): v for s, v in by_seed.items()} for row, by_seed in entry["delta_m"].items()}
         sd, df = power.paired_sd(table)
@@ -80,7 +80,7 @@ def test_the_seed_table_gives_what_the_seeds_trained_resolve() -> None:
         power.resolvable_difference(street["paired_sd"], 5)
     )
     # The seeds the estimate asks for resolve at most the target difference.
-    assert table.loc["multimnist", "resolvable at the seeds trained"] <= power.TARGET_DIFFERENCE["multimnist"]
+    assert table.loc["multimnist", "resolvable at the seeds trained"] <= power.power_targets()["multimnist"].difference
     assert math.isnan(table.loc["scenes-indoor", "resolvable at the seeds trained"])
     calibration = power.calibration_table(estimate)
     assert calibration.loc["Kurin et al. 2022 (10 runs per method)"].tolist() == [0.2, 0.44]

@@ -5,7 +5,9 @@ A replication package in four layers, each depending only on the ones before it:
 - the core, at the top of the package: MTO metrics (:mod:`autoscale.metrics`), the task-gradient
   Gramian (:mod:`autoscale.gramian`), weighting methods including AutoScale
   (:mod:`autoscale.methods`) and multi-task evaluation (:mod:`autoscale.evaluate`);
-- :mod:`autoscale.training`: a run from its config to its record (benchmarks, models, trainer);
+- :mod:`autoscale.training`: a run from its config to its record (datasets, tasks, models, trainer),
+  beside :mod:`autoscale.benchmarks`, one declaration per benchmark (its dataset, tasks, model,
+  profile settings and data source);
 - :mod:`autoscale.experiments`: profiles, plans, the run store and the engines that fill it;
 - :mod:`autoscale.book`: the tables, studies, verdicts and figures of the book;
 

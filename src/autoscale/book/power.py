@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from autoscale.benchmarks import PowerTarget, benchmarks
 from autoscale.book.paired import LEVEL
 from autoscale.book.results import MainResults, delta_m_by_seed
 from autoscale.evaluate import primary_metrics
@@ -88,11 +89,12 @@ def paired_sd(table: Mapping[str, Mapping[int, float]]) -> tuple[float, int]:
     return float(math.sqrt(2 * (residual**2).sum() / df)), df
 
 
-# The smallest paired Δm difference each benchmark's tables should resolve (the paper's gaps between
-# AutoScale and its neighbours are about this size): half a point on MultiMNIST, two on the scenes.
-TARGET_DIFFERENCE = {"multimnist": 0.5, "scenes-street": 2.0, "scenes-indoor": 2.0}
-# The benchmarks' minimum seed counts, whatever the estimate says.
-MINIMUM_SEEDS = {"multimnist": 10, "scenes-street": 5, "scenes-indoor": 5}
+def power_targets() -> dict[str, PowerTarget]:
+    """The benchmarks of the estimate, with the smallest paired Δm difference their tables should
+    resolve and their minimum seed counts (each benchmark declares its own: ``Benchmark.power``)."""
+    return {b.name: b.power for b in benchmarks() if b.power is not None}
+
+
 # The frozen estimate ships with the package, beside the paper's tables: the book reads it wherever
 # its runs are stored.
 ESTIMATE_PATH = Path(__file__).resolve().parent / "reference" / "power_estimate.json"
@@ -131,7 +133,8 @@ def estimate(results: Mapping[str, MainResults], power: float = POWER, level: fl
     for benchmark, result in results.items():
         table = spread_table(result)
         sd, df = paired_sd(table)
-        delta = TARGET_DIFFERENCE[benchmark]
+        target = power_targets()[benchmark]
+        delta = target.difference
         out["benchmarks"][benchmark] = {
             "profile": result.plan.profile,
             "seeds": result.plan.seeds,
@@ -140,7 +143,7 @@ def estimate(results: Mapping[str, MainResults], power: float = POWER, level: fl
             "df": df,
             "target_difference": delta,
             "required_seeds": required_seeds(delta, sd, power, level),
-            "minimum_seeds": MINIMUM_SEEDS[benchmark],
+            "minimum_seeds": target.minimum_seeds,
         }
     if "multimnist" in results:
         out["benchmarks"]["multimnist"]["accuracy_half_widths"] = accuracy_half_widths(results["multimnist"])
@@ -165,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     store = RunStore()
     results = {}
-    for benchmark in TARGET_DIFFERENCE:
+    for benchmark in power_targets():
         result = stored_main_results(benchmark, args.profile, "cpu", store, methods=TABLE_METHODS)
         if result is None:
             print(

@@ -11,7 +11,7 @@ Tables are keyed by method id (``"unitary"``, ``"searched"``, ``"autoscale"``, t
 ``"stl"``) and ablation rows by the option's value (``0.2``, ``"linear"``); the paper's names
 (:data:`METHOD_LABELS`, :meth:`autoscale.experiments.plans.Ablation.label`) are put on the rows
 only for display (:func:`display_table`). AutoScale's window τ per profile is
-:data:`autoscale.experiments.plans.AUTOSCALE_WINDOW`.
+:func:`autoscale.experiments.plans.autoscale_window`.
 """
 
 from __future__ import annotations

@@ -22,17 +22,15 @@ class UsageError(SystemExit):
 
 def download_command(benchmark: str) -> str:
     """The command that downloads the real dataset ``benchmark`` into the data root."""
+    from autoscale.benchmarks import Download, benchmarks
+    from autoscale.benchmarks import benchmark as declared_benchmark
     from autoscale.training.paths import data_root
 
-    if benchmark == "nyuv2":
-        from autoscale.training.datasets.nyuv2 import FETCH_COMMAND as command
-    elif benchmark == "cityscapes":
-        from autoscale.training.datasets.cityscapes import MTAN_COMMAND as command
-    elif benchmark == "cityscapes3":
-        from autoscale.training.datasets.cityscapes import RAW_COMMAND as command
-    else:
-        raise ValueError(f"{benchmark!r} is not a downloaded dataset (nyuv2, cityscapes, cityscapes3)")
-    return command.format(root=data_root())
+    source = declared_benchmark(benchmark).source
+    if not isinstance(source, Download):
+        downloaded = ", ".join(b.name for b in benchmarks() if b.downloaded)
+        raise ValueError(f"{benchmark!r} is not a downloaded dataset ({downloaded})")
+    return source.command.format(root=data_root())
 
 
 def check_device(name: str) -> None:

@@ -5,9 +5,10 @@ so the book reuses what it trained; ``python -m autoscale train ...`` trains one
 book is missing, verify by re-derivation, rebuild a manifest, clear a profile);
 ``python -m autoscale pbt ...`` searches the LS weights by population-based training (Ray Tune).
 
-``sweep`` and ``train`` accept every benchmark with profiles, the real datasets (nyuv2, cityscapes,
-cityscapes3) included; those need their data downloaded first, and the command says how when it is
-missing. The book's chapters add the real datasets only where their data is present.
+``sweep`` and ``train`` accept every declared benchmark (:mod:`autoscale.benchmarks`; their ``--help``
+lists them), the real datasets (nyuv2, cityscapes, cityscapes3) included; those need their data
+downloaded first, and the command says how when it is missing. The book's chapters add the real
+datasets only where their data is present.
 
 Bad input (a malformed --option, an option the method rejects, a device this machine lacks, a
 damaged run record) ends a command as argparse's own errors do: one "error: ..." line on stderr
@@ -23,11 +24,12 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+# Only light modules at import: the parser is built from names (the profiles and the benchmarks'
+# declarations import no torch), and the commands import the run store, plans and trainer when they
+# run, so that ``--help`` answers at once.
+from autoscale.benchmarks import benchmark_names, benchmarks
 from autoscale.commands.arguments import UsageError, add_engine_arguments, check_device, download_command, engine_from
-
-# Only light modules at import: the parser is built from names (profiles.py imports no torch), and the
-# commands import the run store, plans and trainer when they run, so that ``--help`` answers at once.
-from autoscale.experiments.profiles import PROFILES, benchmarks
+from autoscale.experiments.profiles import PROFILES
 
 if TYPE_CHECKING:  # these modules load torch; `--help` must not
     from autoscale.training.config import RunConfig
@@ -139,6 +141,12 @@ def at_least(least: int) -> Callable[[str], int]:
     return parse
 
 
+def benchmark_list() -> str:
+    """The benchmarks, one a line with its description: the epilog of the commands that take one."""
+    width = max(len(name) for name in benchmark_names())
+    return "benchmarks:\n" + "\n".join(f"  {b.name:<{width}}  {b.description}" for b in benchmarks())
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="python -m autoscale", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -148,8 +156,10 @@ def parser() -> argparse.ArgumentParser:
         ("sweep", "linear-scalarization weight sweep + single-task baselines"),
         ("train", "train one configuration"),
     ):
-        sub = commands.add_parser(name, help=helptext)
-        sub.add_argument("--benchmark", required=True, choices=benchmarks())
+        sub = commands.add_parser(
+            name, help=helptext, epilog=benchmark_list(), formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        sub.add_argument("--benchmark", required=True, choices=benchmark_names())
         sub.add_argument("--profile", default="cpu", choices=PROFILES)
         sub.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
         sub.add_argument("--results-root", help="run store root (default: $AUTOSCALE_RESULTS_ROOT or ./results)")
@@ -179,8 +189,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def add_pbt_parser(commands: argparse._SubParsersAction) -> None:
-    pbt = commands.add_parser("pbt", help="population-based training of the LS weights (Ray Tune)")
-    pbt.add_argument("--benchmark", required=True, choices=benchmarks())
+    pbt = commands.add_parser(
+        "pbt",
+        help="population-based training of the LS weights (Ray Tune)",
+        epilog=benchmark_list(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pbt.add_argument("--benchmark", required=True, choices=benchmark_names())
     pbt.add_argument("--profile", default="cpu", choices=PROFILES)
     pbt.add_argument("--population", type=at_least(1), default=8, help="members trained side by side (default 8)")
     pbt.add_argument(

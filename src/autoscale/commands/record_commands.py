@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+from autoscale.benchmarks import benchmark_names
 from autoscale.commands.arguments import UsageError, check_device, download_command, engine_from
 from autoscale.experiments import records
 from autoscale.experiments.plans import (
@@ -27,20 +28,18 @@ from autoscale.experiments.plans import (
     chapter_configs,
     chapter_searches,
 )
-from autoscale.experiments.profiles import PROFILE_SETTINGS
 from autoscale.experiments.ray_engine import RayEngine
 from autoscale.experiments.record_status import default_profile, search_state, store_status
 from autoscale.experiments.records import RecordProblem, now
 from autoscale.experiments.store import RunStore, config_hash
 from autoscale.training.config import RunConfig
-from autoscale.training.datasets import DATASETS
 from autoscale.training.files import atomic_write_bytes
 
 
 def absent_real_data() -> list[str]:
     """The book's candidate benchmarks with profiles that are left out because their data is not here."""
     shown = book_benchmarks(require_data=False)
-    return [b for b in CANDIDATE_BENCHMARKS if b in PROFILE_SETTINGS and b not in shown]
+    return [b for b in CANDIDATE_BENCHMARKS if b not in shown]
 
 
 def absent_line() -> str | None:
@@ -250,7 +249,7 @@ def import_session(store: RunStore, folder: Path) -> int:
         with tarfile.open(tarball) as tar:
             for member in tar.getmembers():
                 parts = Path(member.name).parts
-                if len(parts) == 3 and parts[1] not in DATASETS.names():
+                if len(parts) == 3 and parts[1] not in benchmark_names():
                     continue  # an older session packed its profile's side folders (gpu_sessions/) too
                 if not member.isfile() or len(parts) != 3 or ".." in parts or not member.name.endswith(".json"):
                     print(

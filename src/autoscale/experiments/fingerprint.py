@@ -4,15 +4,19 @@ A run executes the training core (trainer, step, Gramian, metrics, config and th
 import; the stacked trainer too for a run trained in a stack, whose record says so:
 :func:`record_fingerprint`), its method's module (and those of the methods it runs, e.g.
 AutoScale's explorer, :meth:`~autoscale.methods.base.Weighting.delegates`) and its benchmark's code
-(dataset, tasks, model). :func:`run_modules` finds those modules by following the package's own imports
-from these roots, statically (:func:`module_imports`), on a per-benchmark *view* of each module:
+(its declaration's dataset, tasks and model builders). :func:`run_modules` finds those modules by
+following the package's own imports from these roots (:func:`run_roots`), statically
+(:func:`module_imports`), on a per-benchmark *view* of each module:
 
-- a function registered for benchmarks by name (``@DATASETS.register("scenes-street")``: a call of
-  an attribute ``register`` on a registry, with string arguments) belongs to the runs of those
-  benchmarks only; in any other run's view it is left out, with the imports inside it. So adding a
-  benchmark, or editing another benchmark's builder, leaves a run's fingerprint alone;
-- the methods package imports its modules dynamically (``importlib``), which this does not follow,
-  so a run reaches only its own method's module: adding a method changes no other run.
+- the methods package and the benchmark registry import their modules dynamically (``importlib``),
+  which this does not follow, so a run reaches only its own method's module and its own benchmark's
+  declaration module (:func:`autoscale.benchmarks.declaration_module`), which are roots: adding a
+  method or a benchmark changes no other run;
+- a module may declare a family of benchmarks side by side (``X = Benchmark(name="scenes-street",
+  ...)``); a declaration belongs to the runs of its benchmark only, and in any other run's view it is
+  left out, with the module's private definitions (``_name``) that only the declarations left out use
+  (a builder of that benchmark alone), and so with the imports inside them. So adding a benchmark to
+  a family, or editing another benchmark's builder, leaves a run's fingerprint alone.
 
 Each module is reduced to its syntax tree without docstrings (comments and formatting are not in
 the tree), written out by :func:`canonical_dump`, so that editing prose or reformatting leaves the
@@ -73,20 +77,20 @@ def normalized_source(source: str) -> str:
     return canonical_dump(_strip_docstrings(ast.parse(source)))
 
 
-def registered_benchmarks(node: ast.stmt) -> tuple[str, ...] | None:
-    """The benchmarks a module-level definition is registered for (``@REGISTRY.register("a", "b")``
-    with string arguments), or None if it is not registered by benchmark name."""
-    if not isinstance(node, ast.FunctionDef | ast.ClassDef):
+# The class of a benchmark's declaration (autoscale.benchmarks.declaration.Benchmark), as it is called.
+DECLARATION = "Benchmark"
+
+
+def declared_benchmark(node: ast.stmt) -> str | None:
+    """The benchmark a module-level statement declares (``X = Benchmark(name="a", ...)``), or None."""
+    if not isinstance(node, ast.Assign | ast.AnnAssign):
         return None
-    for decorator in node.decorator_list:
-        if (
-            isinstance(decorator, ast.Call)
-            and isinstance(decorator.func, ast.Attribute)
-            and decorator.func.attr == "register"
-            and decorator.args
-            and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in decorator.args)
-        ):
-            return tuple(a.value for a in decorator.args)  # type: ignore[union-attr]
+    call = node.value
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == DECLARATION):
+        return None
+    names = [k.value for k in call.keywords if k.arg == "name"]
+    if len(names) == 1 and isinstance(names[0], ast.Constant) and isinstance(names[0].value, str):
+        return names[0].value
     return None
 
 
@@ -95,12 +99,43 @@ def _parsed(path: Path) -> ast.Module:
     return _strip_docstrings(ast.parse(path.read_text()))  # type: ignore[return-value]
 
 
+def _private_names(node: ast.stmt) -> set[str]:
+    """The private module-level names (``_name``, not dunder) a statement defines."""
+    if isinstance(node, ast.FunctionDef | ast.ClassDef):
+        names = {node.name}
+    elif isinstance(node, ast.Assign | ast.AnnAssign):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        names = {t.id for t in targets if isinstance(t, ast.Name)}
+    else:
+        return set()
+    return {n for n in names if n.startswith("_") and not n.startswith("__")}
+
+
+@cache
+def _statement_uses(path: Path) -> tuple[frozenset[str], ...]:
+    """Per module-level statement of the module at ``path``, the names it reads."""
+    return tuple(frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name)) for node in _parsed(path).body)
+
+
+@cache
 def module_view(path: Path, benchmark: str) -> ast.Module:
-    """The module at ``path`` as a run of ``benchmark`` executes it: without the definitions
-    registered for other benchmarks (module docstring)."""
-    tree = _parsed(path)
-    body = [n for n in tree.body if (names := registered_benchmarks(n)) is None or benchmark in names]
-    return ast.Module(body=body, type_ignores=[])
+    """The module at ``path`` as a run of ``benchmark`` executes it: without the declarations of other
+    benchmarks, nor the private definitions only they use (module docstring)."""
+    tree, uses = _parsed(path), _statement_uses(path)
+    left_out = {i for i, node in enumerate(tree.body) if declared_benchmark(node) not in (None, benchmark)}
+    # A private helper of the statements left out goes with them; the helpers it uses may go next.
+    changed = True
+    while changed:
+        changed = False
+        for i, node in enumerate(tree.body):
+            defined = _private_names(node)
+            if i in left_out or not defined:
+                continue
+            users = {j for j, used in enumerate(uses) if j != i and defined & used}
+            if users and users <= left_out:
+                left_out.add(i)
+                changed = True
+    return ast.Module(body=[n for i, n in enumerate(tree.body) if i not in left_out], type_ignores=[])
 
 
 def module_path(module: str, package_dir: Path = PACKAGE_DIR) -> Path | None:
@@ -171,6 +206,16 @@ def method_modules(method: str, options: Mapping[str, Any]) -> tuple[str, ...]:
     return (cls.__module__, *(m for d in cls.delegates(options) for m in method_modules(d, {})))
 
 
+def run_roots(config: Mapping[str, Any], *, stacked: bool = False) -> tuple[str, ...]:
+    """The modules the run of ``config`` (a run config as a dict) starts from: the training core (with
+    the stacked trainer if ``stacked``), its methods' modules and its benchmark's declaration module."""
+    from autoscale.benchmarks import declaration_module
+
+    methods = method_modules(config["method"], config.get("method_options") or {})
+    core = (*CORE, *STACKED_CORE) if stacked else CORE
+    return (*core, *sorted(set(methods)), declaration_module(config["benchmark"]))
+
+
 @cache
 def _fingerprint(benchmark: str, roots: tuple[str, ...], package_dir: Path) -> str:
     return fingerprint_modules(run_modules(roots, benchmark, package_dir), benchmark)
@@ -179,9 +224,7 @@ def _fingerprint(benchmark: str, roots: tuple[str, ...], package_dir: Path) -> s
 def run_fingerprint(config: Mapping[str, Any], package_dir: Path = PACKAGE_DIR, *, stacked: bool = False) -> str:
     """The fingerprint of the code the run of ``config`` (a run config as a dict) executes, trained
     alone or (``stacked``) in a stack."""
-    methods = method_modules(config["method"], config.get("method_options") or {})
-    core = (*CORE, *STACKED_CORE) if stacked else CORE
-    return _fingerprint(config["benchmark"], core + tuple(sorted(set(methods))), package_dir)
+    return _fingerprint(config["benchmark"], run_roots(config, stacked=stacked), package_dir)
 
 
 def record_fingerprint(record: Mapping[str, Any], package_dir: Path = PACKAGE_DIR) -> str:
@@ -192,4 +235,6 @@ def record_fingerprint(record: Mapping[str, Any], package_dir: Path = PACKAGE_DI
 def clear_cache() -> None:
     """Forget parsed modules and fingerprints (after the package's files changed on disk)."""
     _parsed.cache_clear()
+    _statement_uses.cache_clear()
+    module_view.cache_clear()
     _fingerprint.cache_clear()

@@ -10,9 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from autoscale.benchmarks import benchmark as declared_benchmark
 from autoscale.experiments.profiles import (
-    PROFILE_SETTINGS,
-    REAL_DATA_BENCHMARKS,
     check_profile,
     linear_weight_grid,
     ls_sweep_size,
@@ -89,44 +88,23 @@ EXTRA_METHODS = tuple(m for m in TABLE_METHODS if not method_info(m).in_paper)
 # The paper's MTOs that manipulate per-task gradients every step (need the Gramian): its costly ones.
 GRADIENT_METHODS = tuple(m for m in MAIN_METHODS if method_info(m).family == "gramian" and m != "autoscale")
 
-# AutoScale's window τ where a profile shortens it; elsewhere the paper's τ = 50 (DEFAULTS). The cpu
-# runs are 10-40x shorter than the paper's (790 steps on MultiMNIST, 300 on the scenes), so τ = 50
-# would leave one to three windows in the exploration phase (α T = 158 or 60 steps) and the
-# predictors would have nothing to extrapolate; τ shrinks there so that the exploration has six
-# windows at α = 0.2, and stays fixed across the α ablation, as in the paper.
-AUTOSCALE_WINDOW: dict[str, dict[str, int]] = {
-    "smoke": {
-        name: 1 for name in ("multimnist", "multifashion", "scenes-street", "scenes-indoor", *REAL_DATA_BENCHMARKS)
-    },
-    "cpu": {
-        "multimnist": 25,
-        "multifashion": 25,
-        "scenes-street": 10,
-        "scenes-indoor": 10,
-        # The real datasets' cpu runs are 96 (NYUv2) and 128 (CityScapes) steps: α T = 19 or 25.
-        "nyuv2": 3,
-        "cityscapes": 4,
-        "cityscapes3": 4,
-    },
-    # The paper's regime on CPU: runs of 1000 (MultiMNIST) and 1200 (scenes) steps, so that τ = 10
-    # gives 20 and 24 windows in α T = 200 and 240 steps.
-    "cpu-long": {
-        "multimnist": 10,
-        "multifashion": 10,
-        "scenes-street": 10,
-        "scenes-indoor": 10,
-        "nyuv2": 3,
-        "cityscapes": 4,
-        "cityscapes3": 4,
-    },
-    "full": {},
-    "gpuday": {},
-}
+# The benchmarks the book's chapters consider, in display order: the offline ones always, the real
+# datasets of the paper's Table 2 (NYUv2 4-task, CityScapes 3-task) only where their data has been
+# downloaded (book_benchmarks). CityScapes 2-task is left to the command line (not in the paper).
+CANDIDATE_BENCHMARKS = ("multimnist", "scenes-street", "scenes-indoor", "nyuv2", "cityscapes3")
+# Of those, the ones whose data is made here (every machine has it): the ablations and the window-count
+# study run on every one of them at the longer profiles.
+OFFLINE_BENCHMARKS = tuple(b for b in CANDIDATE_BENCHMARKS if not declared_benchmark(b).downloaded)
 
 
 def autoscale_window(benchmark: str, profile: str) -> int:
-    """AutoScale's window τ on ``benchmark`` at ``profile``."""
-    return AUTOSCALE_WINDOW[profile].get(benchmark, DEFAULTS["window"])
+    """AutoScale's window τ on ``benchmark`` at ``profile``: the paper's τ = 50 (DEFAULTS) unless the
+    benchmark shortens it at that profile (:attr:`Benchmark.autoscale_window
+    <autoscale.benchmarks.declaration.Benchmark.autoscale_window>`). The cpu runs are 10-40x shorter
+    than the paper's, so τ = 50 would leave one to three windows in the exploration phase and the
+    predictors nothing to extrapolate; τ shrinks there so that the exploration has six windows at
+    α = 0.2 (at cpu-long twenty and more), and stays fixed across the α ablation, as in the paper."""
+    return declared_benchmark(benchmark).autoscale_window.get(profile, DEFAULTS["window"])
 
 
 @dataclass(frozen=True)
@@ -178,15 +156,14 @@ ABLATIONS: dict[str, Ablation] = {
 # Benchmarks and seeds of each ablation per profile. At cpu the ablations run on MultiMNIST only (a
 # scenes run costs about as much as a MultiMNIST run, and the scenes' three-seed main tables already
 # take half of the cpu book's budget), with three seeds so that each value is compared with the
-# default on paired seeds. At cpu-long, full and gpuday every ablation runs on every benchmark, at
-# cpu-long with the main tables' seeds.
-_EVERY_BENCHMARK = ("multimnist", "scenes-street", "scenes-indoor")
+# default on paired seeds. At cpu-long, full and gpuday every ablation runs on every offline benchmark
+# of the book, at cpu-long with the main tables' seeds.
 ABLATION_BENCHMARKS: dict[str, dict[str, tuple[str, ...]]] = {
     "smoke": {name: ("multimnist",) for name in ABLATIONS},
     "cpu": {name: ("multimnist",) for name in ABLATIONS},
-    "cpu-long": {name: _EVERY_BENCHMARK for name in ABLATIONS},
-    "full": {name: _EVERY_BENCHMARK for name in ABLATIONS},
-    "gpuday": {name: _EVERY_BENCHMARK for name in ABLATIONS},
+    "cpu-long": {name: OFFLINE_BENCHMARKS for name in ABLATIONS},
+    "full": {name: OFFLINE_BENCHMARKS for name in ABLATIONS},
+    "gpuday": {name: OFFLINE_BENCHMARKS for name in ABLATIONS},
 }
 
 
@@ -210,7 +187,7 @@ WINDOW_STUDY_TAUS: dict[str, dict[str, tuple[int, ...]]] = {
     # α T = 158 (MultiMNIST) and 60 (street) steps: 3, 6 (main), 13, 26, 52 and 3, 6 (main), 12, 30, 60 windows.
     "cpu": {"multimnist": (50, 12, 6, 3), "scenes-street": (20, 5, 2, 1)},
     # α T = 200 (MultiMNIST) and 240 (scenes) steps: 5, 10, 20 (main), 40 and 6, 12, 24 (main), 48 windows.
-    "cpu-long": {b: (40, 20, 5) for b in _EVERY_BENCHMARK},
+    "cpu-long": {b: (40, 20, 5) for b in OFFLINE_BENCHMARKS},
     # α T = 1176 and 1000 steps: 3, 11, 23 (main), 58 and 3, 10, 20 (main), 50 windows.
     "full": _FULL_TAUS,
     "gpuday": _FULL_TAUS,
@@ -505,10 +482,6 @@ def metric_run_config(profile: str, device: str = "cpu") -> RunConfig:
     )
 
 
-# The benchmarks the book's chapters consider, in display order: the offline ones always, the real
-# datasets of the paper's Table 2 (NYUv2 4-task, CityScapes 3-task) only where their data has been
-# downloaded (book_benchmarks). CityScapes 2-task is left to the command line (not in the paper).
-CANDIDATE_BENCHMARKS = ("multimnist", "scenes-street", "scenes-indoor", "nyuv2", "cityscapes3")
 # Chapters (notebook names) in the book's order; the runtime chapter reads benchmark files only.
 CHAPTERS = (
     "ls_multimnist",
@@ -525,7 +498,7 @@ CHAPTERS = (
 
 
 def book_benchmarks(require_data: bool = True) -> list[str]:
-    """The benchmarks the chapters show, of ``CANDIDATE_BENCHMARKS``: those with profiles whose data is here.
+    """The benchmarks the chapters show, of ``CANDIDATE_BENCHMARKS``: those whose data is here.
 
     A real dataset (downloaded by the reader with ``data_scripts/download_*.py``) joins only when its
     data is present, whatever ``require_data`` says: the book's plan (:func:`chapter_configs`, and so
@@ -534,11 +507,10 @@ def book_benchmarks(require_data: bool = True) -> list[str]:
     its runs join the plan at every profile and ``records train`` trains them. ``require_data=False``
     only skips the check for the offline benchmarks, whose data is generated on demand.
     """
-    from autoscale.training.datasets import REAL_DATA_FOLDERS
 
     def shown(benchmark: str) -> bool:
-        checked = require_data or benchmark in REAL_DATA_FOLDERS
-        return benchmark in PROFILE_SETTINGS and (not checked or has_data(benchmark))
+        checked = require_data or declared_benchmark(benchmark).downloaded
+        return not checked or has_data(benchmark)
 
     return [b for b in CANDIDATE_BENCHMARKS if shown(b)]
 

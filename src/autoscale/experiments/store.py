@@ -10,9 +10,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import autoscale
+from autoscale.benchmarks import benchmark_names
 from autoscale.experiments import records as record_files
 from autoscale.training.config import RunConfig
-from autoscale.training.datasets import DATASETS
 from autoscale.training.files import atomic_write_bytes
 from autoscale.training.paths import results_root
 
@@ -65,7 +65,7 @@ class RunStore:
     def record_paths(self, profile: str) -> list[Path]:
         """Every record file of ``profile`` (damaged ones included): the JSON files in folders
         named after a benchmark (not, e.g., the step-time benchmark files under ``bench/``)."""
-        benchmark_folders = set(DATASETS.names())
+        benchmark_folders = set(benchmark_names())
         folder = self.root / profile
         return sorted(p for p in folder.glob("*/*.json") if p.parent.name in benchmark_folders)
 

@@ -7,8 +7,9 @@
 - :mod:`~autoscale.training.device`, :mod:`~autoscale.training.device_data`,
   :mod:`~autoscale.training.step_log`: the device, data kept on it, and per-step logs;
 - :mod:`~autoscale.training.tasks`, :mod:`~autoscale.training.models`,
-  :mod:`~autoscale.training.datasets`: the benchmarks.
+  :mod:`~autoscale.training.datasets`: the benchmarks' code, and the lookups of the builders each
+  benchmark declares (:mod:`autoscale.benchmarks`).
 
 It depends on the core (:mod:`autoscale.gramian`, :mod:`autoscale.metrics`, :mod:`autoscale.methods`)
-only.
+and on the benchmarks' declarations only.
 """

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from autoscale.training.registry import Registry
+from autoscale.benchmarks import benchmark as declared_benchmark
 
 
 class Meter:
@@ -88,20 +88,12 @@ class ClassificationTask(Task):
         return AccuracyMeter()
 
 
-TASK_SETS: Registry = Registry("benchmark")
-
-
-@TASK_SETS.register("multimnist", "multifashion")
-def _digit_pair_tasks() -> list[Task]:
-    return [ClassificationTask("left"), ClassificationTask("right")]
-
-
 def build_tasks(benchmark: str, names: list[str] | None = None, **options: Any) -> list[Task]:
     """The tasks of ``benchmark``, optionally restricted to ``names`` (in the benchmark's order).
 
     ``options`` go to the benchmark's task-set builder (e.g. ``num_classes`` for segmentation).
     """
-    tasks = TASK_SETS[benchmark](**options)
+    tasks = declared_benchmark(benchmark).tasks(**options)
     if names is None:
         return tasks
     known = [t.name for t in tasks]
@@ -410,47 +402,14 @@ class EdgeTask(DenseTask):
         return EdgeMeter()
 
 
-# ---- task sets ------------------------------------------------------------------------------
+# ---- task sets shared by benchmarks (autoscale.benchmarks) ------------------------------------
 
 
-def _indoor_tasks(num_classes: int) -> list[Task]:
+def indoor_tasks(num_classes: int) -> list[Task]:
     """NYUv2 with 4 tasks, in this order: depth, edges, normals, semantic segmentation."""
     return [depth_task(), EdgeTask(), NormalTask(), SemanticTask(num_classes)]
 
 
-def _street_tasks(num_classes: int) -> list[Task]:
+def street_tasks(num_classes: int) -> list[Task]:
     """CityScapes 3-task layout (Kendall et al. 2018): semantic, instance offsets, disparity."""
     return [SemanticTask(num_classes), instance_task(), disparity_task()]
-
-
-@TASK_SETS.register("scenes-indoor")
-def _scenes_indoor_tasks(num_classes: int | None = None) -> list[Task]:
-    # Imported here: the renderer (numpy) is code of the scene benchmarks' runs only.
-    from autoscale.training.datasets import scenes
-
-    return _indoor_tasks(num_classes or len(scenes.INDOOR_CLASSES))
-
-
-@TASK_SETS.register("scenes-street")
-def _scenes_street_tasks(num_classes: int | None = None) -> list[Task]:
-    from autoscale.training.datasets import scenes
-
-    return _street_tasks(num_classes or len(scenes.STREET_CLASSES))
-
-
-@TASK_SETS.register("nyuv2")
-def _nyuv2_tasks(num_classes: int = 13) -> list[Task]:
-    """13 classes: the NYUv2 label set of MTAN's preprocessed data."""
-    return _indoor_tasks(num_classes)
-
-
-@TASK_SETS.register("cityscapes")
-def _cityscapes_tasks(num_classes: int = 7) -> list[Task]:
-    """MTAN's 2-task CityScapes: 7-class semantic segmentation (``label_7``) and depth."""
-    return [SemanticTask(num_classes), depth_task()]
-
-
-@TASK_SETS.register("cityscapes3")
-def _cityscapes3_tasks(num_classes: int = 19) -> list[Task]:
-    """3-task CityScapes from the official layout: 19 evaluation classes, instance, disparity."""
-    return _street_tasks(num_classes)

@@ -1,13 +1,16 @@
 """Real CityScapes (Cordts et al., CVPR 2016) in two settings.
 
+Each setting reads a folder under the data root (:mod:`autoscale.benchmarks.cityscapes` names them
+and how to download them).
+
 **2 tasks** (``cityscapes``: semantic with 7 classes, depth), lorenmt/mtan's preprocessed layout
-``{data root}/cityscapes/{train,val}/{image,label_7,depth}/{i}.npy``: image (128,256,3) float in
+``{folder}/{train,val}/{image,label_7,depth}/{i}.npy``: image (128,256,3) float in
 [0, 1], label_7 (128,256) with -1 = ignore, depth (128,256,1) as mtan ships it (inverse depth from
 the disparity maps, 0 = invalid; the community trains it as "depth"). 2975 train / 500 "val"
 images; mtan's val is the official validation set and is our *test* split.
 
 **3 tasks** (``cityscapes3``: semantic with the 19 train classes, instance, disparity) from the
-official raw layout under ``{data root}/cityscapes3/raw/``: ``leftImg8bit/{split}/{city}/*_leftImg8bit.png``,
+official raw layout under ``{folder}/raw/``: ``leftImg8bit/{split}/{city}/*_leftImg8bit.png``,
 ``gtFine/{split}/{city}/*_gtFine_{labelIds,instanceIds}.png`` and
 ``disparity/{split}/{city}/*_disparity.png``. Decoding, following cityscapesScripts:
 
@@ -25,7 +28,7 @@ official raw layout under ``{data root}/cityscapes3/raw/``: ``leftImg8bit/{split
 Images are resized to ``height`` x ``width`` (default 128x256, the resolution of mtan's CityScapes
 and of the 3-task setups in the MTL literature; 256x512 is the other common choice) once, with
 PIL bilinear (antialiased) for RGB and nearest for labels, ids and disparity, and cached in the
-mtan layout under ``{data root}/cityscapes3/{H}x{W}/{train,test}/{image,label,instance,disparity}``.
+mtan layout under ``{folder}/{H}x{W}/{train,test}/{image,label,instance,disparity}``.
 The raw files (11 GB) can be deleted afterwards. Splits: ``test`` = official val (500 images);
 ``train`` / ``val`` = official train (2975) with a seed-fixed ``val_size`` (default 275) held out.
 """
@@ -47,16 +50,10 @@ from autoscale.training.datasets.mtan import MtanDataset, extend, heldout_datase
 VAL_SIZE = 275
 HEIGHT, WIDTH = 128, 256
 
-MTAN_FOLDER = "cityscapes"
 MTAN_FIELDS = {"image": "image", "semantic": "label_7", "depth": "depth"}
-MTAN_COMMAND = "python data_scripts/download_cityscapes.py --layout mtan --root {root}"
 
-RAW_FOLDER = "cityscapes3/raw"
+RAW = "raw"  # the official files, in the 3-task folder
 RAW_FIELDS = {"image": "image", "semantic": "label", "instance": "instance", "disparity": "disparity"}
-RAW_COMMAND = (
-    "python data_scripts/download_cityscapes.py --layout raw --root {root} --username USER "
-    "(or --from-zips DIR with the zips downloaded from cityscapes-dataset.com)"
-)
 # Our split → the official split it is drawn from; official split → its folder in the resized cache.
 OFFICIAL = {"train": "train", "val": "train", "test": "val"}
 CACHE_DIR = {"train": "train", "val": "test"}
@@ -91,14 +88,21 @@ def thing_instances(instance_ids: np.ndarray) -> np.ndarray:
 
 
 def build_cityscapes(
-    root: Path, split: str, size: int | None = None, val_size: int = VAL_SIZE, seed: int = 0, augment: bool = False
+    folder: Path,
+    split: str,
+    fetch_hint: str,
+    size: int | None = None,
+    val_size: int = VAL_SIZE,
+    seed: int = 0,
+    augment: bool = False,
 ) -> MtanDataset:
-    """CityScapes 2-task (semantic 7 classes, depth) ``split`` from mtan's layout; see the module docstring."""
+    """CityScapes 2-task (semantic 7 classes, depth) ``split`` from mtan's layout under ``folder``; see the
+    module docstring. A missing file's error names ``fetch_hint``, the command that downloads it."""
     return heldout_dataset(
-        Path(root) / MTAN_FOLDER,
+        Path(folder),
         split,
         MTAN_FIELDS,
-        MTAN_COMMAND.format(root=root),
+        fetch_hint,
         val_size=val_size,
         seed=seed,
         size=size,
@@ -109,12 +113,12 @@ def build_cityscapes(
 # ---- 3 tasks from the raw layout -----------------------------------------------------------------
 
 
-def raw_files(raw_root: Path, official_split: str) -> list[dict[str, Path]]:
-    """The files of each image of an official split, sorted by city and name."""
+def raw_files(raw_root: Path, official_split: str, fetch_hint: str) -> list[dict[str, Path]]:
+    """The files of each image of an official split, sorted by city and name; if they are missing, the
+    error names ``fetch_hint``, the command that downloads them."""
     image_dir = Path(raw_root) / "leftImg8bit" / official_split
     if not image_dir.is_dir():
-        hint = RAW_COMMAND.format(root=Path(raw_root).parent.parent)
-        raise FileNotFoundError(f"missing folder {image_dir}; to fetch it run: {hint}")
+        raise FileNotFoundError(f"missing folder {image_dir}; to fetch it run: {fetch_hint}")
     files = []
     for image in sorted(image_dir.glob("*/*_leftImg8bit.png")):
         stem, city = image.name.removesuffix("_leftImg8bit.png"), image.parent.name
@@ -167,16 +171,17 @@ def _convert_range(files: list[dict[str, Path]], height: int, width: int, start:
 
 
 def prepare_cityscapes3(
-    root: Path, official_split: str, height: int = HEIGHT, width: int = WIDTH, workers: int = 1
+    folder: Path, official_split: str, fetch_hint: str, height: int = HEIGHT, width: int = WIDTH, workers: int = 1
 ) -> Path:
-    """Resize an official split into the cache (once; resumable) and return the cache folder."""
-    raw_root = Path(root) / RAW_FOLDER
-    cache = Path(root) / "cityscapes3" / f"{height}x{width}" / CACHE_DIR[official_split]
+    """Resize an official split of the raw files under ``folder`` into its cache (once; resumable) and
+    return the cache folder (``fetch_hint``: :func:`raw_files`)."""
+    raw_root = Path(folder) / RAW
+    cache = Path(folder) / f"{height}x{width}" / CACHE_DIR[official_split]
     manifest = read_manifest(cache)
     raw_gone = not (raw_root / "leftImg8bit" / official_split).is_dir()
     if raw_gone and manifest is not None and manifest["count"] == manifest["meta"]["n"]:
         return cache  # complete, and the raw files are gone: nothing to compare against
-    files = raw_files(raw_root, official_split)
+    files = raw_files(raw_root, official_split, fetch_hint)
     names = "\n".join(str(p["image"].relative_to(raw_root)) for p in files)
     meta = {"split": official_split, "height": height, "width": width, "n": len(files),
             "files_sha1": hashlib.sha1(names.encode()).hexdigest()}  # fmt: skip
@@ -186,8 +191,9 @@ def prepare_cityscapes3(
 
 
 def build_cityscapes3(
-    root: Path,
+    folder: Path,
     split: str,
+    fetch_hint: str,
     size: int | None = None,
     height: int = HEIGHT,
     width: int = WIDTH,
@@ -196,18 +202,19 @@ def build_cityscapes3(
     augment: bool = False,
     workers: int = 1,
 ) -> MtanDataset:
-    """CityScapes 3-task (semantic 19 classes, instance, disparity) ``split``; see the module docstring.
+    """CityScapes 3-task (semantic 19 classes, instance, disparity) ``split`` under ``folder``; see the
+    module docstring. A missing file's error names ``fetch_hint``, the command that downloads it.
 
     The first call for a split converts the raw files (minutes; ``workers`` processes).
     """
     if split not in OFFICIAL:
         raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(OFFICIAL)}")
-    cache = prepare_cityscapes3(root, OFFICIAL[split], height, width, workers)
+    cache = prepare_cityscapes3(folder, OFFICIAL[split], fetch_hint, height, width, workers)
     return heldout_dataset(
         cache.parent,
         split,
         RAW_FIELDS,
-        RAW_COMMAND.format(root=root),
+        fetch_hint,
         val_size=val_size,
         seed=seed,
         size=size,

@@ -1,10 +1,11 @@
 """Real NYUv2 in lorenmt/mtan's preprocessed layout, 4 tasks: semantic (13 classes), depth, normal, edge.
 
-On disk, ``{data root}/nyuv2/{train,val}/{image,label,depth,normal}/{i}.npy`` as unpacked by
-``data_scripts/download_nyuv2.py``: image (288,384,3) float in [0, 1]; label (288,384), 13 classes
-(Couprie et al.'s 13-class mapping), -1 = ignore; depth (288,384,1) metres, 0 = invalid; normal
-(288,384,3) unit vectors (Eigen & Fergus' precomputed normals), 0 = invalid. mtan ships 795 train
-and 654 "val" images; the 654 are the standard NYUv2 *test* set.
+On disk, ``{folder}/{train,val}/{image,label,depth,normal}/{i}.npy`` as unpacked by
+``data_scripts/download_nyuv2.py`` (the folder under the data root: :mod:`autoscale.benchmarks.nyuv2`):
+image (288,384,3) float in [0, 1]; label (288,384), 13 classes (Couprie et al.'s 13-class mapping),
+-1 = ignore; depth (288,384,1) metres, 0 = invalid; normal (288,384,3) unit vectors (Eigen & Fergus'
+precomputed normals), 0 = invalid. mtan ships 795 train and 654 "val" images; the 654 are the standard
+NYUv2 *test* set.
 
 Splits: ``test`` = mtan's ``val`` (654 images, the numbers in tables); ``train`` / ``val`` = mtan's
 ``train`` with a seed-fixed subset of ``val_size`` (default 95, leaving 700 for training) held out
@@ -28,12 +29,10 @@ from torch import Tensor
 
 from autoscale.training.datasets.mtan import MtanDataset, RawSample, heldout_dataset
 
-FOLDER = "nyuv2"
 FIELDS = {"image": "image", "semantic": "label", "depth": "depth", "normal": "normal"}
 NUM_CLASSES = 13
 VAL_SIZE = 95
 EDGE_DEPTH_JUMP = 0.1
-FETCH_COMMAND = "python data_scripts/download_nyuv2.py --root {root}"
 
 
 def label_depth_edges(semantic: Tensor, depth: Tensor, depth_jump: float = EDGE_DEPTH_JUMP) -> Tensor:
@@ -60,24 +59,26 @@ def add_edges(sample: RawSample, depth_jump: float = EDGE_DEPTH_JUMP) -> RawSamp
 
 
 def build_nyuv2(
-    root: Path,
+    folder: Path,
     split: str,
+    fetch_hint: str,
     size: int | None = None,
     val_size: int = VAL_SIZE,
     seed: int = 0,
     augment: bool = False,
     edge_depth_jump: float = EDGE_DEPTH_JUMP,
 ) -> MtanDataset:
-    """NYUv2 ``split`` ("train", "val", "test"; see the module docstring) under ``{root}/nyuv2``.
+    """NYUv2 ``split`` ("train", "val", "test"; see the module docstring) under ``folder``; a missing
+    file's error names ``fetch_hint``, the command that downloads it.
 
     Targets: semantic, depth (metres), normal, edge. ``augment`` (train only): scale-crop-flip of
     :mod:`autoscale.training.datasets.augment`; ``size`` keeps the first ``size`` samples of the split.
     """
     return heldout_dataset(
-        Path(root) / FOLDER,
+        Path(folder),
         split,
         FIELDS,
-        FETCH_COMMAND.format(root=root),
+        fetch_hint,
         val_size=val_size,
         seed=seed,
         size=size,

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from torchvision.models.segmentation.deeplabv3 import DeepLabHead
 
 from autoscale.training.models.base import MultiTaskModel, scaled
+from autoscale.training.tasks import build_tasks
 
 ARCHS = ("small", "resnet18", "resnet50")
 # Heads whose output is a direction, L2-normalised per pixel (target convention: unit normals).
@@ -170,3 +171,19 @@ def dense_model(
         for name, channels in out_channels.items()
     }
     return MultiTaskModel(encoder, heads)
+
+
+def benchmark_model(
+    benchmark: str,
+    task_names: list[str],
+    arch: str = "small",
+    pretrained: str | None = None,
+    num_classes: int | None = None,
+    width: float = 1.0,
+) -> MultiTaskModel:
+    """The model of the dense benchmark ``benchmark``: its heads' channels come from its task
+    definitions (``Task.out_channels``), so ``num_classes`` must be the one given to ``build_tasks``
+    (None keeps the benchmark's default)."""
+    task_options = {} if num_classes is None else {"num_classes": num_classes}
+    tasks = build_tasks(benchmark, task_names, **task_options)
+    return dense_model({t.name: t.out_channels for t in tasks}, arch=arch, pretrained=pretrained, width=width)
