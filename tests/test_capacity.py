@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from autoscale.gramian import compute_gramian, layer_gramians
+from autoscale.gramian import compute_gramian, gramians
 from autoscale.metrics import layer_conflict
 from autoscale.training.models import build_model
 from autoscale.training.models.dense import dense_model
@@ -79,9 +79,10 @@ def test_layer_gramians_split_the_shared_gramian_and_conflict_is_read_per_layer(
     a = torch.tensor(0.5, requires_grad=True)
     b = torch.tensor(2.0, requires_grad=True)
     losses = torch.stack([a + b, -a + b])
-    grams = layer_gramians(losses, {"a": [a], "b": [b]})
+    total, grams = gramians(losses, [a, b], {"a": [a], "b": [b]})
     torch.testing.assert_close(grams["a"], torch.tensor([[1.0, -1.0], [-1.0, 1.0]]))
-    torch.testing.assert_close(grams["a"] + grams["b"], compute_gramian(losses, [a, b]))
+    torch.testing.assert_close(grams["a"] + grams["b"], total)
+    torch.testing.assert_close(total, torch.tensor([[2.0, 0.0], [0.0, 2.0]]))
     conflict = layer_conflict(grams)
     assert conflict == {"layer_conflict/a": 1.0, "layer_cos/a": -1.0, "layer_conflict/b": 0.0, "layer_cos/b": 1.0}
 
@@ -93,7 +94,7 @@ def test_layer_gramians_sum_to_the_gramian_of_a_real_encoder():
     out = model(x)
     losses = torch.stack([out[t].pow(2).mean() for t in ("l", "r", "x")])
     layers = {n: [model.get_parameter(p) for p in ps] for n, ps in model.layer_parameter_names().items()}
-    grams = layer_gramians(losses, layers)
+    _, grams = gramians(losses, model.shared_parameters(), layers)
     total = compute_gramian(losses, [p for ps in layers.values() for p in ps])
     torch.testing.assert_close(sum(grams.values()), total, rtol=1e-5, atol=1e-7)
 
