@@ -5,6 +5,7 @@ hand-built run records whose answers are known."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -464,3 +465,42 @@ def test_the_verdict_chapter_has_a_section_per_claim_with_its_rule_and_chapters(
         assert claim.rule in section and claim.text in section and "none printed" in section
         assert ("Smallest resolvable difference" in section) == claim.paired
         assert all(f"]({c}.html)" in section for c in claim.chapters)
+
+
+def test_stronger_evidence_is_read_only_with_at_least_as_many_seeds():
+    from autoscale.book.results import stronger_main_results
+
+    own = fake_main((52.0, 52.1, 51.9), {})["bench"]
+    other = fake_main((50.0, 50.0, 50.0), {})["bench"]
+    assert stronger_main_results(own, None) is own
+    assert stronger_main_results(own, other) is other  # three seeds each: the longer training wins
+    fewer = MainResults(replace(other.plan, seeds=[0, 1]), other.ls, other.stl, other.methods)
+    assert stronger_main_results(own, fewer) is own
+
+
+def test_predicted_weights_table_names_the_tasks_switched_off():
+    from autoscale.book.results import predicted_weights_table
+
+    runs = [_window_record(1, [1.0, 1.0], [2.0, 0.0]), _window_record(0, [1.0, 1.0], [1.25, 0.75])]
+    table = predicted_weights_table(runs)
+    assert list(table.index) == [0, 1]
+    assert table.loc[0, ["a", "b"]].tolist() == [1.25, 0.75]
+    assert table["switched off"].tolist() == ["–", "b"]
+
+
+def test_exploration_table_pairs_autoscale_with_unitary_and_the_searched_weights_per_profile():
+    from autoscale.book.window_study import exploration_table
+
+    # AutoScale − unitary = (-2, -2.1, -1.9); − searched (1.5, 0.5) at Δm -2.5 = (0.5, 0.4, 0.6).
+    res = fake_main((52.0, 52.1, 51.9), {})["bench"]
+    for seed, run in enumerate(res.methods["autoscale"]):
+        window = _window_record(seed, [1.0, 1.0], [2.0, 0.0] if seed == 2 else [1.0, 1.0])
+        run.data.update(total_steps=100, method=window.data["method"])
+    table = exploration_table({("cpu", "bench"): res})
+    row = table.loc[("bench", "cpu")]
+    assert (row["steps T"], row["exploration α T"], row["τ"], row["windows"], row["seeds"]) == (100, 20, 10, 2, 3)
+    assert row["seeds with a task off"] == "1 of 3"
+    assert row["AutoScale Δm"] == pytest.approx(-2.0)
+    assert row["− unitary LS, paired"].startswith("-2.00 [")
+    assert row["− searched weights, paired"].startswith("+0.50 [+0.25, +0.75]")
+    assert exploration_table({}).empty and list(exploration_table({}).columns) == list(table.columns)

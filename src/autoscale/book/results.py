@@ -410,6 +410,31 @@ def stored_main_results(
     )
 
 
+def stronger_main_results(own: MainResults, other: MainResults | None) -> MainResults:
+    """``other`` (the committed `full` GPU runs, say) where it is complete with at least ``own``'s
+    seeds, else ``own``: longer training is the stronger evidence only at an equal seed count, since
+    the seeds decide the smallest difference a table resolves."""
+    if other is None or len(other.plan.seeds) < len(own.plan.seeds):
+        return own
+    return other
+
+
+def predicted_weights_table(runs: Sequence[RunRecord]) -> pd.DataFrame:
+    """AutoScale's predicted weights ŵ per seed (one column per task; they sum to K), with the tasks
+    whose weight the prediction clipped to 0: linear scalarization never trains those again. A run
+    that ended before its switch has no ŵ (nan)."""
+    rows = []
+    for r in sorted(runs, key=lambda r: r.seed):
+        weights = r.autoscale.final_weights
+        if weights is None:
+            rows.append({"seed": r.seed, **dict.fromkeys(r.task_names, np.nan), "switched off": "no switch"})
+            continue
+        row = {"seed": r.seed, **dict(zip(r.task_names, weights, strict=True))}
+        row["switched off"] = ", ".join(t for t, w in zip(r.task_names, weights, strict=True) if w <= 0) or "–"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("seed")
+
+
 @dataclass
 class AblationResults:
     """One ablation on one benchmark: AutoScale runs per value of the option, and the single-task runs."""

@@ -390,15 +390,17 @@ class Claim:
         )
 
     def what_would_change(self, verdict: str, evidence: Evidence) -> str:
-        """Where the evidence is thin: benchmarks judged on cpu runs only, benchmarks an ablation did
+        """Where the evidence is thin: benchmarks judged on CPU runs only, benchmarks an ablation did
         not run on, and more seeds where intervals hold 0."""
         if self.reads == "bench":
             return ""
         changes = []
         if self.reads in ("main", "metrics"):
-            small = [b for b, res in evidence.main.items() if res.plan.profile in ("smoke", "cpu")]
+            small = [b for b, res in evidence.main.items() if res.plan.profile in ("smoke", "cpu", "cpu-long")]
             if small:
-                changes.append("the full-profile runs of " + ", ".join(small) + " (GPU session, tier 2)")
+                changes.append(
+                    "the full-profile runs of " + ", ".join(small) + " with as many seeds (GPU session, tier 2)"
+                )
         else:
             missing = [b for b in evidence.main if b not in self.per_benchmark(evidence)]
             if missing:

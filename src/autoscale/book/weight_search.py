@@ -3,8 +3,9 @@
 Four ways to set linear-scalarization weights, each judged by test Δm against the single-task
 baseline and by the training it costs, per benchmark over the profile's seeds:
 
-- **grid**: the LS sweep's weight sets (9 at ``cpu``, 19 at ``full``) on every seed, the set with the
-  lowest mean validation Δm kept (:func:`autoscale.experiments.selection.choose_on_validation`);
+- **grid**: the LS sweep's weight sets (9 at ``cpu``, 16 to 19 at ``cpu-long``, 19 at ``full``) on
+  every seed, the set with the lowest mean validation Δm kept
+  (:func:`autoscale.experiments.selection.choose_on_validation`);
 - **random search**: the paper's "searched weights", 20 sets drawn on the simplex and trained on the
   first seed, the best on validation trained on the other seeds
   (:func:`autoscale.experiments.plans.random_search_groups`);

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from autoscale.book.paired import mean_interval, paired_difference
-from autoscale.book.results import delta_m_by_seed
+from autoscale.book.results import MainResults, delta_m_by_seed
 from autoscale.experiments.plans import (
     autoscale_window,
     main_configs,
@@ -190,3 +190,35 @@ def stored_prefixes(benchmark: str, profile: str, device: str, store: RunStore |
     if any(r is None for r in loaded):
         return None
     return pd.concat([prefix_predictions(r) for r in run_records(loaded)], ignore_index=True)  # type: ignore[arg-type]
+
+
+def exploration_table(main: Mapping[tuple[str, str], MainResults]) -> pd.DataFrame:
+    """AutoScale of the main tables at each committed exploration length: one row per (profile,
+    benchmark) key of ``main`` (results with the unitary and AutoScale rows at least): run length T,
+    exploration α T (the switch step), window τ and windows explored, the seeds whose ŵ switches a task
+    off (a weight clipped to 0), and test Δm with AutoScale's paired differences to unitary LS and to
+    the searched weights (:meth:`MainResults.paired`). The same method at its default α, so the rows
+    differ in how long it explores, and in what the profile trains besides."""
+    rows = []
+    for (profile, benchmark), res in main.items():
+        runs = res.methods["autoscale"]
+        trace = runs[0].autoscale
+        off = sum(min(r.autoscale.final_weights) <= 0 for r in runs)
+        rows.append(
+            {
+                "profile": profile,
+                "benchmark": benchmark,
+                "steps T": runs[0].total_steps,
+                "exploration α T": trace.switch_step,
+                "τ": trace.window,
+                "windows": max(len(r.autoscale.window_weights) for r in runs),
+                "seeds": len(runs),
+                "seeds with a task off": f"{off} of {len(runs)}",
+                "AutoScale Δm": mean_interval(delta_m_by_seed(runs, res.stl)).mean,
+                "− unitary LS, paired": res.paired("autoscale", "unitary").text(),
+                "− searched weights, paired": res.paired("autoscale", res.searched_row).text(),
+            }
+        )
+    columns = ["benchmark", "profile", "steps T", "exploration α T", "τ", "windows", "seeds", "seeds with a task off"]
+    columns += ["AutoScale Δm", "− unitary LS, paired", "− searched weights, paired"]
+    return pd.DataFrame(rows, columns=columns).set_index(["benchmark", "profile"])
