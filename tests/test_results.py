@@ -498,7 +498,7 @@ def test_exploration_table_pairs_autoscale_with_unitary_and_the_searched_weights
         run.data.update(total_steps=100, method=window.data["method"])
     table = exploration_table({("cpu", "bench"): res})
     row = table.loc[("bench", "cpu")]
-    assert (row["steps T"], row["exploration α T"], row["τ"], row["windows"], row["seeds"]) == (100, 20, 10, 2, 3)
+    assert (row["exploration"], row["windows × τ"]) == ("20 of 100 steps", "2 × 10")
     assert row["seeds with a task off"] == "1 of 3"
     assert row["AutoScale Δm"] == pytest.approx(-2.0)
     assert row["− unitary LS, paired"].startswith("-2.00 [")

@@ -194,8 +194,8 @@ def stored_prefixes(benchmark: str, profile: str, device: str, store: RunStore |
 
 def exploration_table(main: Mapping[tuple[str, str], MainResults]) -> pd.DataFrame:
     """AutoScale of the main tables at each committed exploration length: one row per (profile,
-    benchmark) key of ``main`` (results with the unitary and AutoScale rows at least): run length T,
-    exploration α T (the switch step), window τ and windows explored, the seeds whose ŵ switches a task
+    benchmark) key of ``main`` (results with the unitary and AutoScale rows at least): exploration α T
+    (the switch step) of the run's T steps, windows explored × τ, the seeds whose ŵ switches a task
     off (a weight clipped to 0), and test Δm with AutoScale's paired differences to unitary LS and to
     the searched weights (:meth:`MainResults.paired`). The same method at its default α, so the rows
     differ in how long it explores, and in what the profile trains besides."""
@@ -208,17 +208,14 @@ def exploration_table(main: Mapping[tuple[str, str], MainResults]) -> pd.DataFra
             {
                 "profile": profile,
                 "benchmark": benchmark,
-                "steps T": runs[0].total_steps,
-                "exploration α T": trace.switch_step,
-                "τ": trace.window,
-                "windows": max(len(r.autoscale.window_weights) for r in runs),
-                "seeds": len(runs),
+                "exploration": f"{trace.switch_step} of {runs[0].total_steps} steps",
+                "windows × τ": f"{max(len(r.autoscale.window_weights) for r in runs)} × {trace.window}",
                 "seeds with a task off": f"{off} of {len(runs)}",
                 "AutoScale Δm": mean_interval(delta_m_by_seed(runs, res.stl)).mean,
                 "− unitary LS, paired": res.paired("autoscale", "unitary").text(),
                 "− searched weights, paired": res.paired("autoscale", res.searched_row).text(),
             }
         )
-    columns = ["benchmark", "profile", "steps T", "exploration α T", "τ", "windows", "seeds", "seeds with a task off"]
-    columns += ["AutoScale Δm", "− unitary LS, paired", "− searched weights, paired"]
+    columns = ["benchmark", "profile", "exploration", "windows × τ", "seeds with a task off", "AutoScale Δm"]
+    columns += ["− unitary LS, paired", "− searched weights, paired"]
     return pd.DataFrame(rows, columns=columns).set_index(["benchmark", "profile"])
